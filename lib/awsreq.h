@@ -1,0 +1,116 @@
+/* AWS JSON 1.0 requests (DynamoDB, SQS): signed POSTs with an X-Amz-Target,
+ * retried the way the SDKs' standard mode does, several in flight at once.
+ * A service client (dynamodb.c, sqs.c) is a thin layer of bodies and
+ * response parsing on top of this. */
+#ifndef EP_AWSREQ_H
+#define EP_AWSREQ_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "awsconf.h"
+#include "latency.h"
+
+/* What became of a request, as far as retrying goes. */
+enum awsreq_class {
+	AWSREQ_OK,          /* 2xx */
+	AWSREQ_THROTTLED,   /* a throttling error code, or HTTP 429: retried */
+	AWSREQ_TRANSIENT,   /* HTTP 500/502/503/504 or a transient code: retried */
+	AWSREQ_CONNECTION,  /* no answer: refused, reset, timed out: retried */
+	AWSREQ_AUTH,        /* credentials or signature refused: not retried */
+	AWSREQ_CLIENT,      /* anything else the service refused (validation, ...): not retried */
+	AWSREQ_LOCAL,       /* failed before sending (TLS set-up, memory): not retried */
+};
+
+struct awsreq_options {
+	long connect_timeout_ms;  /* 0: the http.h default */
+	long timeout_ms;          /* per attempt; 0: the http.h default */
+	unsigned max_inflight;    /* requests on the wire at once; 0: 4 */
+	int max_attempts;         /* 0: the configuration's (AWS_MAX_ATTEMPTS) */
+	unsigned backoff_base_ms; /* 0: BACKOFF_BASE_MS_DEFAULT */
+	unsigned backoff_cap_ms;  /* 0: BACKOFF_CAP_MS_DEFAULT (20 s) */
+	uint64_t seed;            /* jitter seed, 0: from the clock */
+};
+
+/* The outcome handed to the caller's callback. Strings are borrowed for the
+ * callback's duration only. */
+struct awsreq_result {
+	enum awsreq_class cls;
+	bool retryable;            /* the class is one that retries may cure */
+	long status;               /* HTTP status, 0 when no response */
+	const char *body;          /* response body, NUL-terminated ("" if none) */
+	size_t body_len;
+	const char *error_type;    /* AWS's __type without its namespace, or "" */
+	const char *error_message; /* AWS's message, or curl's, or "" */
+	const char *summary;       /* one line for a person: service, operation,
+	                              error and attempts; "" on success */
+	int attempts;              /* requests sent, the free reconnect not counted */
+};
+
+typedef void awsreq_done_fn(void *arg, const struct awsreq_result *res);
+
+struct awsreq_stats {
+	unsigned long requests;    /* HTTP requests sent (retries included) */
+	unsigned long retries;     /* requests resent after a backoff */
+	unsigned long reconnects;  /* resent at once: a kept connection had closed */
+	unsigned long throttled;   /* throttling answers */
+	unsigned long failed;      /* requests that ended in failure */
+	struct latency latency;    /* time of each HTTP request */
+};
+
+struct awsreq_client;
+
+/* A client for conf's service (conf is borrowed and must outlive the
+ * client). Returns NULL with errstr set on failure; free with
+ * awsreq_client_free(). */
+struct awsreq_client *awsreq_client_new(const struct awsconf *conf,
+                                        const struct awsreq_options *opt, char *errstr,
+                                        size_t errstr_size);
+
+/* Drops requests still pending without calling their callbacks. */
+void awsreq_client_free(struct awsreq_client *c);
+
+/* Queues a request: POST body with X-Amz-Target: target (for example
+ * "DynamoDB_20120810.BatchWriteItem"), sent after delay_ms (0: as soon as
+ * one of max_inflight slots is free; requests start in the order they are
+ * due). Takes ownership of body (malloc'ed; freed after done). done is
+ * called exactly once, from awsreq_wait(), after retries. Returns 0, or -1
+ * with errstr set (body freed, done not called). */
+int awsreq_submit(struct awsreq_client *c, const char *target, char *body, size_t body_len,
+                  unsigned delay_ms, awsreq_done_fn *done, void *arg, char *errstr,
+                  size_t errstr_size);
+
+/* Waits up to timeout_ms (-1: until something happens) for the network,
+ * a due retry, or the caller's descriptors (revents filled in), and calls
+ * the callbacks of requests that ended. Returns 0, or -1 with errstr set
+ * when the HTTP layer failed. */
+int awsreq_wait(struct awsreq_client *c, struct pollfd *extra, unsigned nextra, int timeout_ms,
+                char *errstr, size_t errstr_size);
+
+/* Requests submitted whose callbacks have not run yet. */
+unsigned awsreq_pending(const struct awsreq_client *c);
+
+/* Counters since the client was made (borrowed; valid until freed). */
+const struct awsreq_stats *awsreq_stats(const struct awsreq_client *c);
+
+/* The retry decision, exposed for tests: curl_code is a CURLcode (0 when a
+ * response arrived), error_type AWS's code without namespace ("" if none). */
+enum awsreq_class awsreq_classify(long status, int curl_code, const char *error_type);
+
+/* True for the classes the SDKs retry. */
+bool awsreq_class_retryable(enum awsreq_class cls);
+
+/* A short stable name: "ok", "throttled", "server_error", "connection",
+ * "auth", "rejected", "local". */
+const char *awsreq_class_name(enum awsreq_class cls);
+
+/* Reads AWS's error code and message from a JSON 1.0 error body (falling
+ * back to the x-amzn-ErrorType header value, which may be NULL). The code
+ * loses its namespace ("com.amazonaws.dynamodb.v20120810#X" -> "X") and any
+ * ":..." suffix. Both outputs are always NUL-terminated. */
+void awsreq_parse_error(const char *body, size_t len, const char *header_type, char *type,
+                        size_t type_size, char *message, size_t message_size);
+
+#endif

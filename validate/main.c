@@ -1,0 +1,375 @@
+/*
+ * validate — check records against a JSON Schema (draft-07).
+ *
+ * Reads newline-delimited JSON records from standard input, or from the
+ * files named as arguments in turn (like cat; "-" is standard input), and
+ * writes every record to standard output in input order: a valid record
+ * exactly as it came in, an invalid one with an "_error" member saying what
+ * failed (the JSON pointer of the failing value, the keyword, what was
+ * expected and what was found). Keys that start with "_" are pipeline
+ * metadata and are not validated. A record already carrying "_error" failed
+ * earlier and passes through untouched. Blank lines are skipped.
+ *
+ * Exit status: 0 when done (invalid records are data, not failures), 65 with
+ * --quiet when any record was invalid, 64 usage, 66 an input file could not
+ * be opened (the others are still read), 74 read or write error, 78 the
+ * schema is missing or broken. SIGTERM/SIGINT stop reading; what was read is
+ * written out and the exit status is 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "jsonarena.h"
+#include "jsonschema.h"
+#include "log.h"
+#include "record.h"
+
+#define SCHEMA_NAME "event.schema.json"
+
+static volatile sig_atomic_t stop_requested;
+
+struct counts {
+	unsigned long records, valid, invalid, passed, blank;
+};
+
+struct options {
+	const char *schema_path;
+	const char *rejects_path;
+	const char *remote_prefix, *remote_dir;
+	size_t max_line;
+	bool quiet, values;
+	int verbose;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: validate [-qv] [-s schema] [-r rejects] [--values] [--max-line bytes]\n"
+	        "                [--remote prefix=dir] [file ...]\n"
+	        "\n"
+	        "Checks newline-delimited JSON records against a JSON Schema (draft-07) and\n"
+	        "writes every record to stdout in input order: valid ones unchanged, invalid\n"
+	        "ones with an \"_error\" member giving the reason. Keys starting with \"_\" are\n"
+	        "pipeline metadata and are not validated. Blank lines are skipped.\n"
+	        "\n"
+	        "  -s, --schema FILE     the schema (default: " SCHEMA_NAME " in the share/\n"
+	        "                        folder beside the program, then " EP_DATADIR ")\n"
+	        "  -r, --rejects FILE    write invalid records to FILE instead of stdout\n"
+	        "  -q, --quiet           write nothing; exit 65 if any record is invalid\n"
+	        "      --values          validate each line as a whole JSON value of any type\n"
+	        "                        (no metadata keys); invalid non-objects come out under \"_raw\"\n"
+	        "      --max-line BYTES  longest line accepted (default %d); longer is invalid\n"
+	        "      --remote P=DIR    resolve $refs starting with URI prefix P from files in DIR\n"
+	        "                        (never from the network)\n"
+	        "  -v, --verbose         say why each invalid record failed, on stderr (FILE:LINE)\n"
+	        "  -h, --help            this text\n"
+	        "  -V, --version         print the version\n"
+	        "\n"
+	        "Exit: 0 done, 64 usage, 65 invalid records with --quiet, 66 an input could not be\n"
+	        "opened, 74 I/O error, 78 schema missing or broken.\n",
+	        RECORD_MAX_LINE_DEFAULT);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* The default schema sits beside the program in the layout that both the
+ * build tree and an install share: <prefix>/bin/validate and
+ * <prefix>/share/event-processor/event.schema.json. */
+static const char *default_schema(char *buf, size_t size)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(buf, size, "%s/../share/event-processor/" SCHEMA_NAME, exe);
+			if (access(buf, R_OK) == 0)
+				return buf;
+		}
+	}
+	snprintf(buf, size, "%s/" SCHEMA_NAME, EP_DATADIR);
+	return buf;
+}
+
+static void write_failed(void)
+{
+	fatal(EX_IOERR, "write error");
+}
+
+/* A record kcat-in wrapped because its payload was not a JSON object: say
+ * what is wrong with the payload itself. */
+static void raw_reason(const cJSON *raw, const struct record_line *line, char *reason, size_t size)
+{
+	enum record_fault fault;
+	struct record_line payload = *line;
+
+	if (!cJSON_IsString(raw)) {
+		snprintf(reason, size, "the message is not a JSON object");
+		return;
+	}
+	payload.data = raw->valuestring;
+	payload.len = strlen(raw->valuestring);
+	payload.too_long = false;
+	cJSON *v = record_parse(&payload, true, &fault, reason, size);
+	if (v) { /* an object after all: the wrapping stage thought otherwise */
+		cJSON_Delete(v);
+		snprintf(reason, size, "the message was wrapped as not a JSON object");
+	}
+}
+
+/* Checks one record and writes it out: unchanged when valid or already
+ * failed, marked when invalid. */
+static void process_record(const struct record_line *line, const char *name,
+                           const jsonschema *schema, const struct options *opt, FILE *out,
+                           FILE *rejects, struct counts *c)
+{
+	enum record_fault fault;
+	struct jsonschema_error verr;
+	struct record_error err = {.stage = "validate", .retryable = 0, .lineno = line->lineno};
+	char reason[1024];
+	cJSON *doc = record_parse(line, !opt->values, &fault, reason, sizeof(reason));
+	bool ok;
+
+	if (!doc) {
+		err.code = record_fault_code(fault);
+		err.reason = reason;
+		ok = false;
+	} else if (opt->values) {
+		ok = jsonschema_validate(schema, doc, &verr);
+	} else if (cJSON_GetObjectItemCaseSensitive(doc, "_error")) {
+		/* failed at an earlier stage: its first reason stands */
+		c->passed++;
+		if (!opt->quiet && record_write_line(out, line->data, line->len) < 0)
+			write_failed();
+		cJSON_Delete(doc);
+		return;
+	} else if (cJSON_GetObjectItemCaseSensitive(doc, "_raw")) {
+		raw_reason(cJSON_GetObjectItemCaseSensitive(doc, "_raw"), line, reason, sizeof(reason));
+		err.code = "not_object";
+		err.reason = reason;
+		ok = false;
+	} else {
+		/* Metadata is not part of the event: take it out while validating,
+		 * and put it back for the output. */
+		cJSON *meta = NULL, *next;
+		for (cJSON *item = doc->child; item; item = next) {
+			next = item->next;
+			if (record_meta_key(item->string)) {
+				cJSON_DetachItemViaPointer(doc, item);
+				item->next = meta;
+				meta = item;
+			}
+		}
+		ok = jsonschema_validate(schema, doc, &verr);
+		for (cJSON *item = meta; item; item = next) {
+			next = item->next;
+			item->next = item->prev = NULL;
+			cJSON_AddItemToObject(doc, item->string, item);
+		}
+	}
+	if (doc && !ok) {
+		err.code = "schema";
+		err.reason = verr.message;
+		err.keyword = verr.keyword;
+		err.pointer = verr.pointer;
+	}
+
+	if (ok) {
+		c->valid++;
+		if (!opt->quiet && record_write_line(out, line->data, line->len) < 0)
+			write_failed();
+	} else {
+		c->invalid++;
+		if (opt->verbose)
+			log_warnx("%s:%lu: %s", name, line->lineno, err.reason);
+		/* a non-object value (with --values) is kept under "_raw" */
+		cJSON *obj = cJSON_IsObject(doc) ? doc : NULL;
+		if (!opt->quiet && record_write_marked(rejects, line, obj, &err) < 0)
+			write_failed();
+	}
+	cJSON_Delete(doc);
+}
+
+static int validate_stream(int fd, const char *name, const jsonschema *schema,
+                           const struct options *opt, FILE *out, FILE *rejects, struct counts *c)
+{
+	struct record_reader *reader = record_reader_new(fd, opt->max_line);
+	struct record_line line;
+	int rc, status = EX_OK;
+
+	if (!reader)
+		fatalx(EX_OSERR, "out of memory");
+	while (!stop_requested) {
+		/* Flush before a read that may block, so a record never waits in
+		 * our buffer while we wait for the next one. */
+		if (!record_reader_ready(reader) && fflush(out) == EOF)
+			write_failed();
+		rc = record_reader_next(reader, &line);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			if (errno == EINTR)
+				continue; /* the loop condition looks at the flag */
+			log_warn("%s: read error", name);
+			status = EX_IOERR;
+			break;
+		}
+		if (record_line_blank(&line)) {
+			c->blank++;
+			continue;
+		}
+		c->records++;
+		jsonarena_begin();
+		process_record(&line, name, schema, opt, out, rejects, c);
+		jsonarena_end();
+	}
+	record_reader_free(reader);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"schema", required_argument, NULL, 's'},
+		{"rejects", required_argument, NULL, 'r'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"values", no_argument, NULL, 'a'},
+		{"max-line", required_argument, NULL, 'm'},
+		{"remote", required_argument, NULL, 'R'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	struct options opt = {.max_line = RECORD_MAX_LINE_DEFAULT};
+	struct counts counts = {0};
+	char schema_buf[PATH_MAX + 64], errstr[1024], *end;
+	int ch, status = EX_OK;
+	long n;
+
+	log_init(argv[0], false);
+	while ((ch = getopt_long(argc, argv, "hqr:s:vV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			opt.values = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EX_OK;
+		case 'm':
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			if (errno || *end || n < 64 || n > 256L * 1024 * 1024)
+				fatalx(EX_USAGE, "--max-line: '%s' is not a number of bytes from 64 to 268435456",
+				       optarg);
+			opt.max_line = (size_t)n;
+			break;
+		case 'q':
+			opt.quiet = true;
+			break;
+		case 'r':
+			opt.rejects_path = optarg;
+			break;
+		case 'R': {
+			char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg || !eq[1])
+				fatalx(EX_USAGE, "--remote: expected URI-PREFIX=DIR, got '%s'", optarg);
+			*eq = '\0';
+			opt.remote_prefix = optarg;
+			opt.remote_dir = eq + 1;
+			break;
+		}
+		case 's':
+			opt.schema_path = optarg;
+			break;
+		case 'v':
+			opt.verbose++;
+			break;
+		case 'V':
+			printf("validate (event-processor) %s\n", EP_VERSION);
+			return EX_OK;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	/* Set-up: the schema is compiled once, before any input is read; the
+	 * arena's hooks go in first, so the schema's own values are malloc'ed. */
+	if (!jsonarena_install())
+		fatalx(EX_OSERR, "out of memory");
+	if (!opt.schema_path)
+		opt.schema_path = default_schema(schema_buf, sizeof(schema_buf));
+	struct jsonschema_options schema_opt = {opt.remote_prefix, opt.remote_dir};
+	jsonschema *schema = jsonschema_load(opt.schema_path, &schema_opt, errstr, sizeof(errstr));
+	if (!schema)
+		fatalx(EX_CONFIG, "%s", errstr);
+
+	FILE *rejects = stdout;
+	if (opt.rejects_path && !opt.quiet) {
+		rejects = fopen(opt.rejects_path, "a");
+		if (!rejects)
+			fatal(EX_CANTCREAT, "%s", opt.rejects_path);
+	}
+
+	struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: reads see EINTR */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	static char outbuf[1 << 16];
+	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+
+	/* The loop: every input in turn, like cat. */
+	if (argc == 0) {
+		status = validate_stream(STDIN_FILENO, "stdin", schema, &opt, stdout, rejects, &counts);
+	}
+	for (int i = 0; i < argc && !stop_requested; i++) {
+		bool is_stdin = strcmp(argv[i], "-") == 0;
+		int fd = is_stdin ? STDIN_FILENO : open(argv[i], O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			log_warn("%s", argv[i]);
+			if (status == EX_OK)
+				status = EX_NOINPUT;
+			continue;
+		}
+		int rc = validate_stream(fd, is_stdin ? "stdin" : argv[i], schema, &opt, stdout, rejects,
+		                         &counts);
+		if (rc != EX_OK)
+			status = rc;
+		if (!is_stdin)
+			close(fd);
+	}
+
+	/* Shutdown: a full disk or a closed pipe must not pass in silence. */
+	if (rejects != stdout && fclose(rejects) == EOF)
+		fatal(EX_IOERR, "%s", opt.rejects_path);
+	if (fclose(stdout) == EOF)
+		write_failed();
+	if (opt.verbose)
+		log_info("%lu records: %lu valid, %lu invalid, %lu already failed, %lu blank lines skipped",
+		         counts.records, counts.valid, counts.invalid, counts.passed, counts.blank);
+	jsonschema_free(schema);
+	jsonarena_uninstall();
+	if (status == EX_OK && opt.quiet && counts.invalid > 0)
+		status = EX_DATAERR;
+	return status;
+}
