@@ -183,7 +183,7 @@ static void process_record(const struct record_line *line, const char *name,
 			cJSON_AddItemToObject(doc, item->string, item);
 		}
 	}
-	if (doc && !ok) {
+	if (!ok && !err.code) { /* the schema said no */
 		err.code = "schema";
 		err.reason = verr.message;
 		err.keyword = verr.keyword;

@@ -137,11 +137,12 @@ is "$(wc -l < "$T/out")" 2000 "the other inputs are still read"
 is "${PIPESTATUS[0]}" 74 "closed output pipe: exit 74"
 mkfifo "$T/fifo"
 ( "$V" < "$T/fifo" > "$T/out"; echo $? > "$T/rc" ) &
+bg=$!
 exec 7> "$T/fifo"
 head -n 100 "$T/big" >&7
 sleep 0.5
-pkill -TERM -f "^$V\$" || kill -TERM %1 2>/dev/null
-wait
+pkill -TERM -f "^$V\$"
+wait "$bg"
 exec 7>&-
 is "$(cat "$T/rc")" 0 "SIGTERM while waiting for input: exit 0"
 is "$(wc -l < "$T/out")" 100 "SIGTERM: the records read so far were written"
