@@ -104,7 +104,9 @@ bench: deps
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/event-processor
-	install -m 755 $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(TOOL_BINS) $(BUILD)/bin/kafka-produce $(DESTDIR)$(PREFIX)/bin
+	install -m 755 scripts/pipeline.sh $(DESTDIR)$(PREFIX)/bin/ep-pipeline
+	install -m 755 scripts/file-source.sh $(DESTDIR)$(PREFIX)/bin/ep-file-source
 	install -m 644 schema/*.json $(DESTDIR)$(PREFIX)/share/event-processor
 
 clean:

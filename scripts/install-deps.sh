@@ -41,6 +41,22 @@ if [ ${#missing[@]} -gt 0 ]; then
 	"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# fauxqs 1.9.2 needs Node 20; Debian 12's own nodejs is 18. The npm registry
+# ships Node itself as a package (node@20, a prebuilt binary inside the
+# package), so an older node gets a newer one beside it in /usr/local/bin.
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+	echo "install-deps: node $node_major is too old for the SQS stand-in; installing node@20 from npm"
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "install-deps: run as root (or install Node 20 yourself): npm install -g node@20" >&2
+		exit 1
+	fi
+	npm install -g --no-audit --no-fund --loglevel=error node@20 >/dev/null
+	hash -r
+	node_major=$(node -p 'process.versions.node.split(".")[0]')
+	[ "$node_major" -ge 20 ] || { echo "install-deps: node is still $node_major (check PATH)" >&2; exit 1; }
+fi
+
 # npm packages, pinned by scripts/node/package-lock.json.
 if [ -f scripts/node/package-lock.json ]; then
 	stamp=scripts/node/node_modules/.package-lock.json
