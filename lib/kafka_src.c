@@ -39,25 +39,6 @@ static bool json_space(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static int write_base64(FILE *out, const unsigned char *s, size_t len)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-	if (putc('"', out) == EOF)
-		return -1;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)s[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)s[i + 1] << 8;
-		if (i + 2 < len)
-			v |= s[i + 2];
-		char q[4] = {tab[(v >> 18) & 63], tab[(v >> 12) & 63],
-		             i + 1 < len ? tab[(v >> 6) & 63] : '=', i + 2 < len ? tab[v & 63] : '='};
-		if (fwrite(q, 1, 4, out) != 4)
-			return -1;
-	}
-	return putc('"', out) == EOF ? -1 : 0;
-}
 
 /* {"_raw":"<head>","_raw_truncated":true,"_src":{…}}: short, and within
  * max_line however the head escapes (at most 6 bytes per byte). */
@@ -98,7 +79,7 @@ static int write_wrapped(FILE *out, const char *payload, size_t len, const char 
 	if (fputs("{\"_raw\":", mem) == EOF || record_write_json_string(mem, payload, len) < 0)
 		goto out;
 	if (!exact && (fputs(",\"_raw_base64\":", mem) == EOF ||
-	               write_base64(mem, (const unsigned char *)payload, len) < 0))
+	               record_write_base64(mem, (const unsigned char *)payload, len) < 0))
 		goto out;
 	if (fprintf(mem, ",%s}", srcm) < 0 || fflush(mem) == EOF)
 		goto out;

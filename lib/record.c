@@ -343,7 +343,7 @@ int record_write_json_string(FILE *out, const char *s, size_t len)
 	return putc('"', out) == EOF ? -1 : 0;
 }
 
-static int write_base64(FILE *out, const unsigned char *s, size_t len)
+int record_write_base64(FILE *out, const unsigned char *s, size_t len)
 {
 	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -465,7 +465,7 @@ int record_write_marked(FILE *out, const struct record_line *line, cJSON *obj,
 		return -1;
 	if (!exact && !line->too_long) {
 		if (fputs(",\"_raw_base64\":", out) == EOF ||
-		    write_base64(out, (const unsigned char *)line->data, line->len) < 0)
+		    record_write_base64(out, (const unsigned char *)line->data, line->len) < 0)
 			return -1;
 	}
 	if (putc(',', out) == EOF || write_error_object(out, err) < 0 || fputs("}\n", out) == EOF)

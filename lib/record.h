@@ -104,6 +104,10 @@ int record_write_line(FILE *out, const char *data, size_t len);
 /* Writes s[0..len) as a quoted JSON string; invalid UTF-8 becomes U+FFFD. */
 int record_write_json_string(FILE *out, const char *s, size_t len);
 
+/* Writes s[0..len) base64-encoded (RFC 4648, padded) as a quoted JSON
+ * string: the exact bytes of a payload that is not valid UTF-8. */
+int record_write_base64(FILE *out, const unsigned char *s, size_t len);
+
 /* True when a top-level key is pipeline metadata (starts with "_"). */
 static inline bool record_meta_key(const char *key)
 {

@@ -6,23 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-if [ -f tests/lib.sh ]; then
-	. tests/lib.sh
-else
-	# Minimal TAP until tests/lib.sh exists.
-	T=$(mktemp -d)
-	trap 'rm -rf "$T"' EXIT
-	_n=0 _fail=0
-	_tap() {
-		_n=$((_n + 1))
-		if [ "$1" = 0 ]; then echo "ok $_n - $2"; else echo "not ok $_n - $2"; _fail=$((_fail + 1)); fi
-	}
-	diag() { echo "# $*"; }
-	ok() { local d="${!#}"; "${@:1:$#-1}"; _tap $? "$d"; }
-	is() { [ "$1" == "$2" ]; local r=$?; _tap $r "$3"; [ $r = 0 ] || diag "got '$1', expected '$2'"; }
-	like() { [[ "$1" =~ $2 ]]; local r=$?; _tap $r "$3"; [ $r = 0 ] || diag "'$1' does not match '$2'"; }
-	done_testing() { echo "1..$_n"; [ "$_fail" = 0 ]; }
-fi
+. tests/lib.sh
 
 P=scripts/pipeline.sh
 MOCK=$BUILD/bin/kafka-mock
