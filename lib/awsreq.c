@@ -497,6 +497,33 @@ int awsreq_wait(struct awsreq_client *c, struct pollfd *extra, unsigned nextra, 
 	return 0;
 }
 
+int awsreq_wait_many(struct awsreq_client *const *cs, unsigned n, struct pollfd *extra,
+                     unsigned nextra, int timeout_ms, char *errstr, size_t errstr_size)
+{
+	struct http_client *https[AWSREQ_WAIT_MANY_MAX];
+
+	if (n == 0 || n > AWSREQ_WAIT_MANY_MAX) {
+		snprintf(errstr, errstr_size, "awsreq_wait_many: %u clients", n);
+		return -1;
+	}
+	uint64_t now = now_ms();
+	for (unsigned i = 0; i < n; i++) {
+		struct awsreq_client *c = cs[i];
+		start_due(c);
+		if (c->queue && c->inflight < c->max_inflight) {
+			int until = c->queue->due_ms > now ? (int)(c->queue->due_ms - now) : 0;
+			if (timeout_ms < 0 || until < timeout_ms)
+				timeout_ms = until;
+		}
+		https[i] = c->http;
+	}
+	if (http_wait_many(https, n, extra, nextra, timeout_ms, errstr, errstr_size) < 0)
+		return -1;
+	for (unsigned i = 0; i < n; i++)
+		start_due(cs[i]);
+	return 0;
+}
+
 unsigned awsreq_pending(const struct awsreq_client *c)
 {
 	return c->npending;

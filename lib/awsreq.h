@@ -89,6 +89,13 @@ int awsreq_submit(struct awsreq_client *c, const char *target, char *body, size_
 int awsreq_wait(struct awsreq_client *c, struct pollfd *extra, unsigned nextra, int timeout_ms,
                 char *errstr, size_t errstr_size);
 
+/* awsreq_wait() for n clients at once (1 to AWSREQ_WAIT_MANY_MAX): a tool
+ * that talks to two services, or keeps a long poll on a client of its own
+ * with a longer timeout, waits on all of them in one call. */
+#define AWSREQ_WAIT_MANY_MAX 8
+int awsreq_wait_many(struct awsreq_client *const *cs, unsigned n, struct pollfd *extra,
+                     unsigned nextra, int timeout_ms, char *errstr, size_t errstr_size);
+
 /* Requests submitted whose callbacks have not run yet. */
 unsigned awsreq_pending(const struct awsreq_client *c);
 

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/select.h>
 
 #include <curl/curl.h>
 
@@ -374,4 +375,86 @@ int http_wait(struct http_client *c, struct pollfd *extra, unsigned nextra, int 
 unsigned http_active(const struct http_client *c)
 {
 	return c->nactive;
+}
+
+/* Several clients in one wait (a tool that talks to two services, or keeps
+ * a long poll on a client of its own): the first client's curl_multi_poll
+ * also watches the sockets the others' curl wants (curl_multi_fdset) and
+ * wakes up in time for their timers (curl_multi_timeout); then every client
+ * moves its transfers on. */
+#define WAIT_MANY_FDS 64
+
+int http_wait_many(struct http_client *const *cs, unsigned n, struct pollfd *extra,
+                   unsigned nextra, int timeout_ms, char *errstr, size_t errstr_size)
+{
+	struct curl_waitfd wfd[WAIT_MANY_FDS];
+	unsigned k = 0;
+	CURLMcode mc;
+
+	if (n == 0)
+		return 0;
+	if (n == 1)
+		return http_wait(cs[0], extra, nextra, timeout_ms, errstr, errstr_size);
+	if (nextra > WAIT_MANY_FDS) {
+		set_err(errstr, errstr_size, "%s", "too many descriptors to wait on");
+		return -1;
+	}
+	for (unsigned i = 0; i < nextra; i++) {
+		wfd[k].fd = extra[i].fd;
+		wfd[k].events = (short)(extra[i].events & (POLLIN | POLLPRI | POLLOUT));
+		wfd[k++].revents = 0;
+	}
+	if (timeout_ms < 0)
+		timeout_ms = 60 * 60 * 1000;
+	for (unsigned c = 1; c < n; c++) {
+		fd_set r, w, e;
+		int maxfd = -1;
+		long t = -1;
+
+		FD_ZERO(&r);
+		FD_ZERO(&w);
+		FD_ZERO(&e);
+		mc = curl_multi_fdset(cs[c]->multi, &r, &w, &e, &maxfd);
+		if (mc != CURLM_OK) {
+			set_err(errstr, errstr_size, "curl: %s", curl_multi_strerror(mc));
+			return -1;
+		}
+		for (int fd = 0; fd <= maxfd; fd++) {
+			short ev = (short)((FD_ISSET(fd, &r) ? POLLIN : 0) | (FD_ISSET(fd, &w) ? POLLOUT : 0) |
+			                   (FD_ISSET(fd, &e) ? POLLPRI : 0));
+			if (!ev)
+				continue;
+			if (k == WAIT_MANY_FDS) {
+				timeout_ms = 0; /* cannot watch them all: just look again soon */
+				break;
+			}
+			wfd[k].fd = fd;
+			wfd[k].events = ev;
+			wfd[k++].revents = 0;
+		}
+		if (curl_multi_timeout(cs[c]->multi, &t) == CURLM_OK && t >= 0 && t < timeout_ms)
+			timeout_ms = (int)t;
+	}
+	mc = curl_multi_poll(cs[0]->multi, k ? wfd : NULL, k, timeout_ms, NULL);
+	if (mc != CURLM_OK) {
+		set_err(errstr, errstr_size, "curl: %s", curl_multi_strerror(mc));
+		return -1;
+	}
+	for (unsigned i = 0; i < nextra; i++)
+		extra[i].revents = (short)wfd[i].revents;
+	for (unsigned c = 0; c < n; c++) {
+		int running = 0, msgs;
+		CURLMsg *m;
+
+		mc = curl_multi_perform(cs[c]->multi, &running);
+		if (mc != CURLM_OK) {
+			set_err(errstr, errstr_size, "curl: %s", curl_multi_strerror(mc));
+			return -1;
+		}
+		while ((m = curl_multi_info_read(cs[c]->multi, &msgs)) != NULL) {
+			if (m->msg == CURLMSG_DONE)
+				finish(cs[c], m->easy_handle, m->data.result);
+		}
+	}
+	return 0;
 }

@@ -64,6 +64,13 @@ int http_post(struct http_client *c, const char *url, const char *const *headers
 int http_wait(struct http_client *c, struct pollfd *extra, unsigned nextra, int timeout_ms,
               char *errstr, size_t errstr_size);
 
+/* http_wait() for n clients at once (n >= 1): returns when any of their
+ * transfers or the caller's descriptors need attention or timeout_ms
+ * passed, and calls the done callbacks of every client's finished
+ * transfers. Returns 0, or -1 with errstr set. */
+int http_wait_many(struct http_client *const *cs, unsigned n, struct pollfd *extra,
+                   unsigned nextra, int timeout_ms, char *errstr, size_t errstr_size);
+
 /* Requests started and not yet done. */
 unsigned http_active(const struct http_client *c);
 

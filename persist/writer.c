@@ -34,10 +34,11 @@
 
 #include "backoff.h"
 #include "dynamodb.h"
+#include "event.h"
 #include "jsonarena.h"
 #include "log.h"
 
-#define KEY_ATTR "UUID"
+#define KEY_ATTR EVENT_KEY_ATTR
 #define MAX_AGE_FACTOR 4
 
 /* Why a record was marked here. */
@@ -540,70 +541,12 @@ static void on_batch_done(void *arg, const struct awsreq_result *res)
 
 /* --- input ------------------------------------------------------------ */
 
-/* The event's fields that become the item's attributes, in the seed's
- * names. */
-static const struct {
-	const char *field, *attr;
-} attrs[] = {
-	{"uid", KEY_ATTR},
-	{"context", "Context"},
-	{"event_type", "EventType"},
-	{"client", "Client"},
-	{"created_at", "CreatedAt"},
-};
-#define NATTRS (sizeof(attrs) / sizeof(attrs[0]))
-
-/* Checks the record's fields and builds its item. Returns 0, or -1 with
- * code and reason set. */
-static int make_item(struct writer *w, struct rec *r, const cJSON *obj, const char **code,
-                     char *reason, size_t reason_size)
+/* Checks the record's fields and builds its item (lib/event.c: the same
+ * item retry writes). Returns 0, or -1 with code and reason set. */
+static int make_item(struct rec *r, const cJSON *obj, const char **code, char *reason,
+                     size_t reason_size)
 {
-	struct dynamodb_attr a[NATTRS];
-	size_t item_size;
-
-	(void)w;
-	for (size_t i = 0; i < NATTRS; i++) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, attrs[i].field);
-		if (!v) {
-			*code = "missing_field";
-			snprintf(reason, reason_size, "%s: missing (needed for the DynamoDB item)",
-			         attrs[i].field);
-			return -1;
-		}
-		if (!cJSON_IsString(v)) {
-			*code = "missing_field";
-			snprintf(reason, reason_size, "%s: not a string", attrs[i].field);
-			return -1;
-		}
-		a[i].name = attrs[i].attr;
-		a[i].value = v->valuestring;
-		a[i].value_len = strlen(v->valuestring);
-	}
-	if (a[0].value_len == 0) {
-		*code = "missing_field";
-		snprintf(reason, reason_size, "uid: empty (DynamoDB keys cannot be empty)");
-		return -1;
-	}
-	if (a[0].value_len > 2048) {
-		*code = "too_large";
-		snprintf(reason, reason_size, "uid: %zu bytes, over DynamoDB's 2048-byte key limit",
-		         a[0].value_len);
-		return -1;
-	}
-	r->item = dynamodb_item_json(a, NATTRS, &r->item_len, &item_size);
-	r->uid = strdup(a[0].value);
-	if (!r->item || !r->uid) {
-		*code = "no_memory";
-		snprintf(reason, reason_size, "out of memory");
-		return -1;
-	}
-	if (item_size > DYNAMODB_ITEM_MAX_BYTES) {
-		*code = "too_large";
-		snprintf(reason, reason_size, "the item is %zu bytes, over DynamoDB's %d-byte limit",
-		         item_size, DYNAMODB_ITEM_MAX_BYTES);
-		return -1;
-	}
-	return 0;
+	return event_item(obj, &r->uid, &r->item, &r->item_len, code, reason, reason_size);
 }
 
 int writer_add(struct writer *w, const struct record_line *line)
@@ -638,7 +581,7 @@ int writer_add(struct writer *w, const struct record_line *line)
 		/* failed at an earlier stage: passes untouched */
 		w->stats.passed++;
 		rec_done(w, r);
-	} else if (make_item(w, r, obj, &code, reason, sizeof(reason)) < 0) {
+	} else if (make_item(r, obj, &code, reason, sizeof(reason)) < 0) {
 		rec_mark(w, r, code, reason, 0, true, r->lineno);
 	}
 	cJSON_Delete(obj);

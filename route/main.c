@@ -1,0 +1,555 @@
+/*
+ * route — hand each record to its SQS queue: the triage.
+ *
+ * Reads newline-delimited JSON records from standard input, or from the
+ * files named as arguments in turn (like cat; "-" is standard input), and
+ * sends each one, with SendMessageBatch (up to 10 messages a request), to
+ * one of three places:
+ *   - a stored event (no "_error") to its client's FIFO queue
+ *     "<client>.fifo": the event without its "_" members, deduplicated by
+ *     uid, grouped by --group-by (default: the client, one ordered lane);
+ *   - a record persist marked retryable, or an event its client's queue
+ *     would not take after the retries, to retry.fifo, in an envelope
+ *     {"event":…,"attempts":1,"errors":[…]} that the retry daemon reads;
+ *   - anything else (invalid, not retryable, no queue for its client) to the
+ *     DLQ, as it is, "_error" with the reason included.
+ *
+ * Writes one outcome line per record on standard output, in input order,
+ * only once the queue accepted the message: the input record plus
+ * "_out":{"queue":…,"message_id":…} ("_src" kept, so kcat-in can
+ * acknowledge it). When SQS cannot be reached, route waits and tries again
+ * (input stops while it holds too much): it never drops a record and never
+ * writes an outcome early.
+ *
+ * Configuration comes from the AWS environment (AWS_REGION, AWS_ACCESS_KEY_ID,
+ * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE,
+ * AWS_SHARED_CREDENTIALS_FILE, AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL,
+ * AWS_CA_BUNDLE, AWS_MAX_ATTEMPTS, AWS_RETRY_MODE).
+ *
+ * Exit status: 0 when done, 64 usage, 66 an input file could not be opened
+ * (the others are still read), 69 SQS refused (credentials, or retry.fifo or
+ * the DLQ does not exist: the records without an outcome stay unacknowledged),
+ * 74 read or write error (a closed output pipe included), 75 stopped by a
+ * second signal with records still unaccepted (they have no outcome), 78 bad
+ * configuration. End of input or SIGTERM/SIGINT: no more input is read,
+ * everything taken is delivered and its outcome written, then exit 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "awsconf.h"
+#include "awsreq.h"
+#include "log.h"
+#include "outbuf.h"
+#include "record.h"
+#include "router.h"
+#include "sqs.h"
+
+#define LINGER_MS_DEFAULT 20
+#define INFLIGHT_DEFAULT 8
+#define LINES_PER_TURN 2000             /* lines read before looking at the network again */
+#define MAX_BUFFERED (64 * 1024 * 1024) /* bytes of records held before input pauses */
+#define MAX_OUTPUT_QUEUED (16 * 1024 * 1024)
+
+static volatile sig_atomic_t signals_received;
+static int wake_pipe[2] = {-1, -1};
+
+struct options {
+	const char *retry_queue, *dlq_queue;
+	enum event_group_by group_by;
+	long batch_size, linger_ms, inflight, max_attempts, backoff_base_ms;
+	long connect_timeout_ms, request_timeout_ms, stats_interval;
+	long max_line;
+	bool quiet;
+	int verbose;
+};
+
+/* One input in turn, like cat. */
+struct input {
+	char **names; /* the files named, or NULL for stdin */
+	int count, next;
+	int fd;
+	const char *name;
+	struct record_reader *reader;
+	bool done;    /* every input has been read */
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: route [-qv] [-g client|uid] [-b batch-size] [-l linger-ms] [-i inflight]\n"
+	        "             [--retry-queue name] [--dlq name] [--max-attempts n]\n"
+	        "             [--stats-interval seconds] [file ...]\n"
+	        "\n"
+	        "Sends each record to SQS: a stored event to its client's queue <client>.fifo,\n"
+	        "a record persist marked retryable to retry.fifo, anything else marked or\n"
+	        "invalid to the DLQ. Writes one outcome line per record to stdout, in input\n"
+	        "order, once the queue accepted it: the record plus\n"
+	        "\"_out\":{\"queue\":...,\"message_id\":...}.\n"
+	        "\n"
+	        "  -g, --group-by POLICY     MessageGroupId of the clients' queues: client (one\n"
+	        "                            ordered lane per queue, the default) or uid (no\n"
+	        "                            order between events, more throughput)\n"
+	        "  -b, --batch-size N        messages per SendMessageBatch, 1-10 (default 10)\n"
+	        "  -l, --linger-ms MS        send a partial batch after MS without new input\n"
+	        "                            (default %d; 0 sends at once)\n"
+	        "  -i, --inflight N          requests in flight at once, 1-256 (default %d)\n"
+	        "      --retry-queue NAME    the retry queue (default retry.fifo)\n"
+	        "      --dlq NAME            the dead-letter queue (default dlq.fifo)\n"
+	        "      --max-attempts N      sends of a message to a client's queue before it\n"
+	        "                            goes to the retry queue, 1-100 (default\n"
+	        "                            AWS_MAX_ATTEMPTS, else %d)\n"
+	        "      --backoff-base-ms MS  first retry delay ceiling (default 100; doubles per\n"
+	        "                            retry up to 20 s, times a random factor 0-1)\n"
+	        "      --connect-timeout MS  to connect (default 3000)\n"
+	        "      --request-timeout MS  per request, connecting included (default 10000)\n"
+	        "      --stats-interval S    a stats line on stderr every S seconds (default 0: off)\n"
+	        "      --max-line BYTES      longest line accepted (default %d)\n"
+	        "  -q, --quiet               no warnings for failed requests, no final stats\n"
+	        "  -v, --verbose             say where requests go, and more\n"
+	        "  -h, --help                this text\n"
+	        "  -V, --version             print the version\n"
+	        "\n"
+	        "AWS settings come from the environment: AWS_REGION, AWS_ACCESS_KEY_ID,\n"
+	        "AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (or AWS_PROFILE and\n"
+	        "AWS_SHARED_CREDENTIALS_FILE), AWS_ENDPOINT_URL_SQS or AWS_ENDPOINT_URL,\n"
+	        "AWS_CA_BUNDLE, AWS_MAX_ATTEMPTS.\n"
+	        "\n"
+	        "Exit: 0 done, 64 usage, 66 an input could not be opened, 69 SQS refused\n"
+	        "(credentials; retry queue or DLQ missing), 74 I/O error, 75 stopped by a\n"
+	        "second signal before every record was accepted, 78 bad configuration.\n",
+	        LINGER_MS_DEFAULT, INFLIGHT_DEFAULT, AWSCONF_MAX_ATTEMPTS_DEFAULT,
+	        RECORD_MAX_LINE_DEFAULT);
+}
+
+/* The signal only wakes the loop; everything else happens there. */
+static void on_signal(int sig)
+{
+	int saved = errno;
+	(void)sig;
+	signals_received++;
+	if (wake_pipe[1] >= 0 && write(wake_pipe[1], "", 1) < 0) {
+		/* full pipe: the loop is awake already */
+	}
+	errno = saved;
+}
+
+static long number(const char *opt, const char *arg, long min, long max)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || n < min || n > max)
+		fatalx(EX_USAGE, "--%s: '%s' is not a number from %ld to %ld", opt, arg, min, max);
+	return n;
+}
+
+static const char *queue_name(const char *opt, const char *arg)
+{
+	if (!sqs_queue_name_valid(arg))
+		fatalx(EX_USAGE, "--%s: '%s' is not an SQS queue name (1-80 of A-Z a-z 0-9 - _, "
+		                 "ending in .fifo for a FIFO queue)", opt, arg);
+	return arg;
+}
+
+/* Pipes, sockets and terminals are made non-blocking so that one thread can
+ * read, write and drive requests; the flags are put back at exit, since the
+ * open file may be shared with the shell. */
+static int saved_flags[2] = {-1, -1};
+
+static void restore_flags(void)
+{
+	for (int fd = 0; fd < 2; fd++)
+		if (saved_flags[fd] >= 0)
+			fcntl(fd, F_SETFL, saved_flags[fd]);
+}
+
+static void make_nonblocking(int fd)
+{
+	struct stat st;
+	int fl;
+
+	if (fstat(fd, &st) < 0 || S_ISREG(st.st_mode) || (fl = fcntl(fd, F_GETFL)) < 0)
+		return;
+	if (fd < 2)
+		saved_flags[fd] = fl;
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* One JSON line on stderr, in one write. */
+static void print_stats(const char *kind, const struct router_stats *s,
+                        const struct awsreq_stats *a, double elapsed)
+{
+	char line[1024];
+	int n = snprintf(
+		line, sizeof(line),
+		"{\"prog\":\"route\",\"stats\":\"%s\",\"records_in\":%lu,\"records_out\":%lu,"
+		"\"to_client\":%lu,\"to_retry\":%lu,\"to_dlq\":%lu,\"marked\":%lu,\"requests\":%lu,"
+		"\"retries\":%lu,\"reconnects\":%lu,\"throttled\":%lu,\"batches\":%lu,"
+		"\"mean_batch\":%.2f,\"failed_entries\":%lu,\"resends\":%lu,\"lookups\":%lu,"
+		"\"latency_ms\":{\"p50\":%.2f,\"p99\":%.2f,\"max\":%.2f},\"elapsed_s\":%.3f}\n",
+		kind, s->records_in, s->records_out, s->to_client, s->to_retry, s->to_dlq, s->marked,
+		a->requests, a->retries + s->resends, a->reconnects, a->throttled, s->batches,
+		s->batches ? (double)s->entries / (double)s->batches : 0.0, s->failed_entries,
+		s->resends, s->lookups, latency_quantile(&a->latency, 0.5) * 1e3,
+		latency_quantile(&a->latency, 0.99) * 1e3, a->latency.max * 1e3, elapsed);
+	if (n > 0 && write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line)) < 0) {
+		/* nowhere left to complain */
+	}
+}
+
+/* Opens the next input; false when there is none left. */
+static bool input_open_next(struct input *in, size_t max_line, int *status)
+{
+	while (!in->done) {
+		if (in->names == NULL && in->next == 0) {
+			in->fd = STDIN_FILENO;
+			in->name = "stdin";
+		} else if (in->next < in->count) {
+			const char *n = in->names[in->next];
+			bool is_stdin = strcmp(n, "-") == 0;
+			in->fd = is_stdin ? STDIN_FILENO : open(n, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+			in->name = is_stdin ? "stdin" : n;
+			if (in->fd < 0) {
+				log_warn("%s", n);
+				*status = EX_NOINPUT;
+				in->next++;
+				continue;
+			}
+		} else {
+			in->done = true;
+			break;
+		}
+		in->next++;
+		in->reader = record_reader_new(in->fd, max_line);
+		if (!in->reader)
+			fatalx(EX_OSERR, "out of memory");
+		return true;
+	}
+	return false;
+}
+
+static void input_close(struct input *in)
+{
+	record_reader_free(in->reader);
+	in->reader = NULL;
+	if (in->fd > STDIN_FILENO)
+		close(in->fd);
+	in->fd = -1;
+}
+
+/* Reads what is there, up to LINES_PER_TURN lines or until the router is
+ * full. After a stop request only lines already buffered are taken: they
+ * have left the pipe, so they must not be lost. Returns true when more
+ * input is ready at once. */
+static bool read_some(struct input *in, struct router *r, size_t max_line, bool stopping,
+                      int *status)
+{
+	struct record_line line;
+
+	for (int n = 0; n < LINES_PER_TURN; n++) {
+		if (!in->reader && stopping) {
+			in->done = true; /* no new inputs after a stop request */
+			return false;
+		}
+		if (!in->reader && !input_open_next(in, max_line, status))
+			return false;
+		if (!router_has_room(r))
+			return false;
+		if (stopping && !record_reader_ready(in->reader)) {
+			input_close(in);
+			in->done = true;
+			return false;
+		}
+		int rc = record_reader_next(in->reader, &line);
+		if (rc < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return false;
+			log_warn("%s: read error", in->name);
+			*status = EX_IOERR;
+			rc = 0; /* on to the next input */
+		}
+		if (rc == 0) {
+			input_close(in);
+			if (stopping)
+				in->done = true;
+			continue;
+		}
+		if (record_line_blank(&line))
+			continue;
+		if (router_add(r, &line) < 0)
+			fatalx(EX_OSERR, "out of memory");
+	}
+	return true;
+}
+
+static bool can_read(const struct input *in, const struct router *r, const struct outbuf *ob)
+{
+	return !in->done && router_has_room(r) && outbuf_pending(ob) < MAX_OUTPUT_QUEUED;
+}
+
+/* Moves finished records to the output queue and the queue to stdout. */
+static void flush_output(struct router *r, struct outbuf *ob)
+{
+	if (router_output(r) < 0 || outbuf_commit(ob) < 0)
+		fatalx(EX_OSERR, "out of memory for output");
+	if (outbuf_drain(ob) < 0)
+		fatal(EX_IOERR, "write error");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"group-by", required_argument, NULL, 'g'},
+		{"batch-size", required_argument, NULL, 'b'},
+		{"linger-ms", required_argument, NULL, 'l'},
+		{"inflight", required_argument, NULL, 'i'},
+		{"retry-queue", required_argument, NULL, 'R'},
+		{"dlq", required_argument, NULL, 'D'},
+		{"max-attempts", required_argument, NULL, 'A'},
+		{"backoff-base-ms", required_argument, NULL, 'B'},
+		{"connect-timeout", required_argument, NULL, 'C'},
+		{"request-timeout", required_argument, NULL, 'T'},
+		{"stats-interval", required_argument, NULL, 'S'},
+		{"max-line", required_argument, NULL, 'm'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	struct options opt = {
+		.retry_queue = "retry.fifo",
+		.dlq_queue = "dlq.fifo",
+		.group_by = EVENT_GROUP_CLIENT,
+		.batch_size = SQS_BATCH_MAX,
+		.linger_ms = LINGER_MS_DEFAULT,
+		.inflight = INFLIGHT_DEFAULT,
+		.backoff_base_ms = 100,
+		.connect_timeout_ms = 3000,
+		.request_timeout_ms = 10000,
+		.max_line = RECORD_MAX_LINE_DEFAULT,
+	};
+	struct awsconf conf;
+	char errstr[1024];
+	int ch, status = EX_OK;
+
+	log_init(argv[0], false);
+	while ((ch = getopt_long(argc, argv, "b:g:hi:l:qvV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'A':
+			opt.max_attempts = number("max-attempts", optarg, 1, AWSCONF_MAX_ATTEMPTS_LIMIT);
+			break;
+		case 'b':
+			opt.batch_size = number("batch-size", optarg, 1, SQS_BATCH_MAX);
+			break;
+		case 'B':
+			opt.backoff_base_ms = number("backoff-base-ms", optarg, 1, 60000);
+			break;
+		case 'C':
+			opt.connect_timeout_ms = number("connect-timeout", optarg, 1, 600000);
+			break;
+		case 'D':
+			opt.dlq_queue = queue_name("dlq", optarg);
+			break;
+		case 'g':
+			if (event_group_by_parse(optarg, &opt.group_by) < 0)
+				fatalx(EX_USAGE, "--group-by: '%s' is not client or uid", optarg);
+			break;
+		case 'i':
+			opt.inflight = number("inflight", optarg, 1, 256);
+			break;
+		case 'l':
+			opt.linger_ms = number("linger-ms", optarg, 0, 60000);
+			break;
+		case 'm':
+			opt.max_line = number("max-line", optarg, 64, 256L * 1024 * 1024);
+			break;
+		case 'q':
+			opt.quiet = true;
+			break;
+		case 'R':
+			opt.retry_queue = queue_name("retry-queue", optarg);
+			break;
+		case 'S':
+			opt.stats_interval = number("stats-interval", optarg, 0, 86400);
+			break;
+		case 'T':
+			opt.request_timeout_ms = number("request-timeout", optarg, 1, 3600000);
+			break;
+		case 'v':
+			opt.verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return EX_OK;
+		case 'V':
+			printf("route (event-processor) %s\n", EP_VERSION);
+			return EX_OK;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	/* Set-up: configuration first, so a bad one costs no input. */
+	if (awsconf_load(&conf, &awsconf_sqs, errstr, sizeof(errstr)) < 0)
+		fatalx(EX_CONFIG, "%s", errstr);
+	if (opt.max_attempts == 0)
+		opt.max_attempts = conf.max_attempts;
+	if (opt.verbose)
+		log_info("SQS at %s, region %s, credentials from %s, group by %s, %ld attempts",
+		         conf.endpoint, conf.region, conf.creds.source,
+		         event_group_by_name(opt.group_by), opt.max_attempts);
+	struct awsreq_options ro = {
+		.connect_timeout_ms = opt.connect_timeout_ms,
+		.timeout_ms = opt.request_timeout_ms,
+		.max_inflight = (unsigned)opt.inflight,
+		.max_attempts = (int)opt.max_attempts,
+		.backoff_base_ms = (unsigned)opt.backoff_base_ms,
+	};
+	struct awsreq_client *client = awsreq_client_new(&conf, &ro, errstr, sizeof(errstr));
+	if (!client)
+		fatalx(EX_SOFTWARE, "%s", errstr);
+	struct outbuf *ob = outbuf_new(STDOUT_FILENO);
+	struct router_options rto = {
+		.group_by = opt.group_by,
+		.retry_queue = opt.retry_queue,
+		.dlq_queue = opt.dlq_queue,
+		.batch_size = (unsigned)opt.batch_size,
+		.linger_ms = (unsigned)opt.linger_ms,
+		.max_batches = 2 * (unsigned)opt.inflight,
+		.max_attempts = (int)opt.max_attempts,
+		.backoff_base_ms = (unsigned)opt.backoff_base_ms,
+		.max_buffered = MAX_BUFFERED,
+		.quiet = opt.quiet,
+	};
+	struct router *r = ob ? router_new(client, outbuf_file(ob), &rto) : NULL;
+	if (!r || router_start(r) < 0)
+		fatalx(EX_OSERR, "out of memory");
+
+	if (pipe(wake_pipe) < 0)
+		fatal(EX_OSERR, "pipe");
+	for (int i = 0; i < 2; i++) {
+		fcntl(wake_pipe[i], F_SETFL, O_NONBLOCK);
+		fcntl(wake_pipe[i], F_SETFD, FD_CLOEXEC);
+	}
+	struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	make_nonblocking(STDIN_FILENO);
+	make_nonblocking(STDOUT_FILENO);
+	atexit(restore_flags);
+
+	/* The loop: read what is there (once the queues of last resort are
+	 * known), let batches go, move finished records out, then wait for the
+	 * network, the input, the output or a signal. */
+	struct input in = {.names = argc ? argv : NULL, .count = argc, .fd = -1};
+	double start = now_s(), next_stats = start + (double)opt.stats_interval;
+	bool more = true, abandoned = false;
+
+	for (;;) {
+		bool stopping = signals_received > 0;
+		if (router_fatal(r))
+			break;
+		if (signals_received > 1) {
+			abandoned = true; /* second signal: stop waiting for SQS */
+			break;
+		}
+		bool ready = router_ready(r);
+		if (stopping && !ready && router_idle(r))
+			break; /* nothing read yet */
+		/* Input waits while the router is full or stdout is not keeping
+		 * up: memory stays bounded and the pressure goes back up the pipe. */
+		if (ready && can_read(&in, r, ob) && (more || stopping))
+			more = read_some(&in, r, (size_t)opt.max_line, stopping, &status);
+		router_tick(r, in.done || stopping);
+		flush_output(r, ob);
+		if (in.done && router_idle(r))
+			break;
+
+		bool want_input = ready && can_read(&in, r, ob) && in.reader;
+		int timeout = router_timeout_ms(r);
+		if (more && want_input)
+			timeout = 0;
+		if (opt.stats_interval > 0) {
+			double now = now_s();
+			if (now >= next_stats) {
+				print_stats("periodic", router_stats(r), awsreq_stats(client), now - start);
+				next_stats = now + (double)opt.stats_interval;
+			}
+			int until = (int)((next_stats - now) * 1000) + 1;
+			if (timeout < 0 || until < timeout)
+				timeout = until;
+		}
+		struct pollfd pfd[3] = {{.fd = wake_pipe[0], .events = POLLIN}};
+		unsigned n = 1;
+		if (want_input)
+			pfd[n++] = (struct pollfd){.fd = in.fd, .events = POLLIN};
+		if (outbuf_pending(ob) > 0)
+			pfd[n++] = (struct pollfd){.fd = STDOUT_FILENO, .events = POLLOUT};
+		if (awsreq_wait(client, pfd, n, timeout, errstr, sizeof(errstr)) < 0)
+			fatalx(EX_SOFTWARE, "%s", errstr);
+		char drain[64];
+		while (read(wake_pipe[0], drain, sizeof(drain)) > 0)
+			;
+		/* Readable input (or its end): worth another turn of reading. */
+		more = !want_input || (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) || !in.reader;
+	}
+
+	/* Shutdown: every outcome that happened is in the output queue; hand
+	 * it to stdout, blocking now, and check that it got there. */
+	flush_output(r, ob);
+	if (saved_flags[1] >= 0)
+		fcntl(STDOUT_FILENO, F_SETFL, saved_flags[1]);
+	while (outbuf_pending(ob) > 0)
+		if (outbuf_drain(ob) < 0)
+			fatal(EX_IOERR, "write error");
+	unsigned long held = router_held(r);
+	if (router_fatal(r)) {
+		log_warnx("%s", router_fatal(r));
+		if (held)
+			log_warnx("%lu record%s left without an outcome (not acknowledged)", held,
+			          held == 1 ? "" : "s");
+		status = strcmp(router_fatal(r), "out of memory") == 0 ? EX_OSERR : EX_UNAVAILABLE;
+	} else if (abandoned && held) {
+		log_warnx("stopped by a second signal: %lu record%s left without an outcome "
+		          "(not acknowledged)", held, held == 1 ? "" : "s");
+		status = EX_TEMPFAIL;
+	}
+	struct router_stats rstats = *router_stats(r);
+	struct awsreq_stats astats = *awsreq_stats(client);
+	awsreq_client_free(client); /* no callback may run into a freed router */
+	router_free(r); /* its last warning first, then the stats */
+	if (!opt.quiet)
+		print_stats("final", &rstats, &astats, now_s() - start);
+	outbuf_free(ob);
+	awsconf_free(&conf);
+	if (fclose(stdout) == EOF)
+		fatal(EX_IOERR, "write error");
+	return status;
+}
