@@ -22,8 +22,11 @@
  * AWS_CA_BUNDLE, AWS_MAX_ATTEMPTS, AWS_RETRY_MODE).
  *
  * Exit status: 0 when done (marked records are data, not failures), 64 usage,
- * 66 an input file could not be opened (the others are still read), 74 read
- * or write error (a closed output pipe included), 78 bad configuration.
+ * 66 an input file could not be opened (the others are still read), 69
+ * DynamoDB refused the credentials or the endpoint's certificate did not
+ * verify (records not yet written out were not stored: send them again),
+ * 74 read or write error (a closed output pipe included), 78 bad
+ * configuration.
  * End of input or SIGTERM/SIGINT: no more input is read, everything taken is
  * finished and written out, then exit 0. A second signal gives up on writes
  * still pending: those records come out marked retryable, then exit 0.
@@ -114,8 +117,9 @@ static void usage(FILE *f)
 	        "AWS_SHARED_CREDENTIALS_FILE), AWS_ENDPOINT_URL_DYNAMODB or AWS_ENDPOINT_URL,\n"
 	        "AWS_CA_BUNDLE, AWS_MAX_ATTEMPTS.\n"
 	        "\n"
-	        "Exit: 0 done, 64 usage, 66 an input could not be opened, 74 I/O error,\n"
-	        "78 bad configuration.\n",
+	        "Exit: 0 done, 64 usage, 66 an input could not be opened, 69 DynamoDB refused\n"
+	        "the credentials or the certificate (what was not written out was not stored),\n"
+	        "74 I/O error, 78 bad configuration.\n",
 	        LINGER_MS_DEFAULT, INFLIGHT_DEFAULT, AWSCONF_MAX_ATTEMPTS_DEFAULT,
 	        RECORD_MAX_LINE_DEFAULT);
 }
@@ -473,6 +477,13 @@ int main(int argc, char **argv)
 		flush_output(w, ob);
 		if ((in.done || !client) && writer_idle(w))
 			break;
+		if (writer_fatal(w)) {
+			log_warnx("stopping: %s; records not yet written out were not stored "
+			          "(%lu in, %lu out): fix it and send them again",
+			          writer_fatal(w), writer_stats(w)->records_in, writer_stats(w)->records_out);
+			status = EX_UNAVAILABLE;
+			break;
+		}
 
 		bool want_input = can_read(&in, client, w, ob) && in.reader;
 		int timeout = writer_timeout_ms(w);

@@ -88,6 +88,7 @@ struct writer {
 	struct writer_stats stats;
 	char last_warning[512];         /* an outage fails every batch the same way: */
 	unsigned long repeats;          /* say it once, then how often */
+	char fatal[600];                /* DynamoDB refused us as such: stop */
 };
 
 static void outstanding_remove(struct writer *w, struct batch *b);
@@ -531,6 +532,15 @@ static void on_batch_done(void *arg, const struct awsreq_result *res)
 	} else if (res->cls == AWSREQ_CLIENT && b->db.n > 1 &&
 	           strcmp(res->error_type, "ValidationException") == 0) {
 		split_batch(w, b);
+	} else if (res->cls == AWSREQ_AUTH || res->cls == AWSREQ_LOCAL) {
+		/* Rejected credentials (an expired session token, say) or a
+		 * certificate that does not verify fail every record the same way:
+		 * marking them all would flood the retry queue with events that
+		 * cannot succeed either. The batch's records stay unfinished, never
+		 * written out (so never acknowledged upstream), and the tool stops
+		 * with a status a supervisor acts on. */
+		if (!w->fatal[0])
+			snprintf(w->fatal, sizeof(w->fatal), "%s", res->summary);
 	} else {
 		warn_failure(w, res->summary);
 		batch_mark(b, awsreq_class_name(res->cls), res->summary, res->retryable ? 1 : 0);
@@ -706,6 +716,11 @@ void writer_abandon(struct writer *w, const char *reason)
 		rec_mark(w, r, "interrupted", reason, 1, true, 0);
 	}
 	w->deferred = w->deferred_tail = NULL;
+}
+
+const char *writer_fatal(const struct writer *w)
+{
+	return w->fatal[0] ? w->fatal : NULL;
 }
 
 const struct writer_stats *writer_stats(const struct writer *w)

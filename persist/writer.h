@@ -67,6 +67,12 @@ bool writer_idle(const struct writer *w);
  * (no callback may run afterwards). */
 void writer_abandon(struct writer *w, const char *reason);
 
+/* Why the writer cannot go on (DynamoDB refused the credentials, or the
+ * endpoint's certificate does not verify), or NULL. Once set, records not
+ * yet finished never will be: the caller writes out what is finished and
+ * exits non-zero; upstream delivers the rest again after the fix. */
+const char *writer_fatal(const struct writer *w);
+
 const struct writer_stats *writer_stats(const struct writer *w);
 
 #endif

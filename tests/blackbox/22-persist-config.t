@@ -143,9 +143,10 @@ wait_for 10 at_least "$T/https.out" 1
 HURL=$(head -1 "$T/https.out")
 printf '%s\n' "$EV" > "$T/ev"
 AWS_ENDPOINT_URL_DYNAMODB=$HURL "$PERSIST" "$T/ev" > "$T/tls1.out" 2> "$T/tls1.err"
-is "$?" 0 "an untrusted certificate: exit 0 (the record is data)"
-like "$(cat "$T/tls1.out")" '"_error":\{"stage":"persist","code":"local","reason":"DynamoDB BatchWriteItem: .*certificate.*","retryable":false\}\}$' \
-	"an untrusted certificate: not sent, record marked, not retryable"
+is "$?" 69 "an untrusted certificate: exit 69 (every record would fail the same way)"
+like "$(cat "$T/tls1.err")" '^persist: stopping: DynamoDB BatchWriteItem: .*certificate.*not stored \(1 in, 0 out\)' \
+	"an untrusted certificate: one clear line"
+is "$(wc -c < "$T/tls1.out")" 0 "an untrusted certificate: nothing written out (so nothing acknowledged upstream)"
 is "$(wc -l < "$T/https.err")" 0 "an untrusted certificate: nothing reached the server"
 AWS_ENDPOINT_URL_DYNAMODB=$HURL AWS_CA_BUNDLE=tests/data/tls/loopback.crt AWS_SESSION_TOKEN='TOKEN/for+tls==' \
 	"$PERSIST" "$T/ev" > "$T/tls2.out" 2> "$T/tls2.err"
@@ -159,5 +160,18 @@ like "$REQ" "\"authorization\":\"AWS4-HMAC-SHA256 Credential=$AWS_ACCESS_KEY_ID/
 	"signed for us-east-1/dynamodb, the token among the signed headers"
 like "$REQ" '"body":"\{\\"RequestItems\\":\{\\"pismo\\":\[\{\\"PutRequest\\":\{\\"Item\\":\{\\"UUID\\":\{\\"S\\":\\"tls-1\\"\}' "the BatchWriteItem body"
 ok no_secret "$T/https.err" "the secret was not sent"
+
+# --- credentials refused (a revoked key, an expired token): stop, no storm ----
+AFRONT=$(start_front http://127.0.0.1:9 --auth 1)
+"$GEN" -n 30 --seed 11 > "$T/auth.in"
+AWS_ENDPOINT_URL_DYNAMODB=$AFRONT AWS_SESSION_TOKEN='EXPIRED/token==' "$PERSIST" -b 10 "$T/auth.in" \
+	> "$T/auth.out" 2> "$T/auth.err"
+is "$?" 69 "credentials refused: exit 69, for supervisord to act on"
+like "$(cat "$T/auth.err")" 'stopping: .*UnrecognizedClientException.*security token included in the request is invalid' \
+	"credentials refused: AWS's code and message on stderr"
+is "$(wc -c < "$T/auth.out")" 0 "credentials refused: no record written out, none marked"
+AREQ=$(front_stat "$AFRONT" requests)
+ok test "$AREQ" -ge 1 -a "$AREQ" -le 3 "credentials refused: not retried ($AREQ requests for 3 batches in flight, no retry storm)"
+stop_front "$AFRONT"
 ok no_secret "$T"/*.err "no secret on any stderr"
 done_testing

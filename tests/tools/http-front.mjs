@@ -34,6 +34,9 @@
 //                       closed (curl: "transfer closed with N bytes remaining")
 //   --reset RATE        forwarded; headers and part of the body, then a TCP
 //                       reset (curl: "Connection reset by peer", recv error)
+//   --auth RATE         answer 400 UnrecognizedClientException ("The security
+//                       token included in the request is invalid."), not
+//                       forwarded: a revoked key or an expired session token
 //   --hang RATE         never answered and not forwarded; the connection stays
 //                       open until the client gives up or the front exits
 //   --ops LIST          faults apply only to these operations (comma list of
@@ -46,7 +49,7 @@
 //   --quiet             no counters on stderr at exit
 //   --help
 // A request gets at most one fault, tried in this order: hang, reset,
-// truncate, error5xx, throttle, unprocessed, sqs-failed. With first:K, a kind
+// truncate, error5xx, throttle, unprocessed, sqs-failed, auth. With first:K, a kind
 // counts the eligible requests that no earlier kind took: "--reset first:1
 // --truncate first:1" resets the first request and truncates the second.
 //
@@ -67,12 +70,12 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 
 const PROG = 'http-front';
-const KINDS = ['hang', 'reset', 'truncate', 'error5xx', 'throttle', 'unprocessed', 'sqs-failed'];
+const KINDS = ['hang', 'reset', 'truncate', 'error5xx', 'throttle', 'unprocessed', 'sqs-failed', 'auth'];
 
 function usage(out) {
 	out.write(`usage: http-front --upstream URL [--port N] [--delay-ms N] [--throttle RATE]
          [--error5xx RATE] [--unprocessed RATE] [--sqs-failed RATE]
-         [--truncate RATE] [--reset RATE] [--hang RATE] [--ops LIST]
+         [--truncate RATE] [--reset RATE] [--hang RATE] [--auth RATE] [--ops LIST]
          [--seed S] [--stats-file F] [--quiet]
 RATE: a probability (0.1), a percentage (10%) or first:K. Prints its URL
 first on stdout; counters as a JSON line on stderr on SIGUSR1 and at exit.
@@ -99,6 +102,7 @@ try {
 			truncate: { type: 'string' },
 			reset: { type: 'string' },
 			hang: { type: 'string' },
+			auth: { type: 'string' },
 			ops: { type: 'string' },
 			seed: { type: 'string' },
 			'stats-file': { type: 'string' },
@@ -161,7 +165,7 @@ function rand() {
 
 const stats = {
 	requests: 0, forwarded: 0, throttle: 0, error5xx: 0, unprocessed: 0, unprocessed_items: 0,
-	sqs_failed: 0, sqs_failed_entries: 0, truncate: 0, reset: 0, hang: 0, upstream_error: 0, ops: {},
+	sqs_failed: 0, sqs_failed_entries: 0, truncate: 0, reset: 0, hang: 0, auth: 0, upstream_error: 0, ops: {},
 };
 function statsLine() {
 	return JSON.stringify({ prog: PROG, stats: 'front', ...stats });
@@ -229,7 +233,9 @@ function pickFault(op) {
 	let chosen = null;
 	for (const k of KINDS) {
 		const f = faults[k];
-		const draw = rand();
+		// auth came last: drawing for it only when asked keeps the other
+		// kinds' seeded sequences what they were before it existed
+		const draw = k === 'auth' && !f ? 0 : rand();
 		if (!f || !eligible) continue;
 		if (k === 'unprocessed' && op !== 'BatchWriteItem') continue;
 		if (k === 'sqs-failed' && op !== 'SendMessageBatch') continue;
@@ -291,6 +297,14 @@ async function handle(req, res, body) {
 					'Consider increasing your provisioning level with the UpdateTable API.',
 			});
 		}
+		return;
+	case 'auth':
+		// what AWS answers a revoked key or an expired session token
+		stats.auth++;
+		amzJson(res, 400, {
+			__type: 'com.amazon.coral.service#UnrecognizedClientException',
+			message: 'The security token included in the request is invalid.',
+		});
 		return;
 	case 'unprocessed':
 		return partialBatchWrite(res, req, body);
