@@ -50,6 +50,7 @@
 #include "awsreq.h"
 #include "jsonarena.h"
 #include "log.h"
+#include "metrics.h"
 #include "outbuf.h"
 #include "record.h"
 #include "writer.h"
@@ -68,6 +69,7 @@ struct options {
 	const char *table;
 	long batch_size, linger_ms, inflight, max_attempts, backoff_base_ms;
 	long connect_timeout_ms, request_timeout_ms, stats_interval;
+	const char *metrics_path;
 	long max_line;
 	bool quiet;
 	int verbose;
@@ -87,7 +89,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: persist [-qv] [-t table] [-b batch-size] [-l linger-ms] [-i inflight]\n"
-	        "               [--max-attempts n] [--stats-interval seconds] [file ...]\n"
+	        "               [--max-attempts n] [--stats-interval seconds]\n"
+	        "               [--metrics-file path] [file ...]\n"
 	        "\n"
 	        "Writes newline-delimited JSON events to a DynamoDB table (partition key UUID =\n"
 	        "uid; Context, EventType, Client, CreatedAt) and writes every record to stdout\n"
@@ -106,6 +109,8 @@ static void usage(FILE *f)
 	        "      --connect-timeout MS  to connect (default 3000)\n"
 	        "      --request-timeout MS  per request, connecting included (default 10000)\n"
 	        "      --stats-interval S    a stats line on stderr every S seconds (default 0: off)\n"
+	        "      --metrics-file PATH   the counters in Prometheus text format, replaced\n"
+	        "                            atomically every interval (S, else 10 s) and at exit\n"
 	        "      --max-line BYTES      longest line accepted (default %d); longer is marked\n"
 	        "  -q, --quiet               no warnings for failed requests, no final stats\n"
 	        "  -v, --verbose             say where requests go, and more\n"
@@ -212,6 +217,35 @@ static void print_stats(const char *kind, const struct writer_stats *s,
 	if (n > 0 && write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line)) < 0) {
 		/* nowhere left to complain */
 	}
+}
+
+/* The same counters for --metrics-file (nothing without one). */
+static void write_metrics(const char *path, const struct writer_stats *s,
+                          const struct awsreq_stats *a, double elapsed)
+{
+	char errstr[512];
+
+	if (!path)
+		return;
+	const struct metric m[] = {
+		{"records_in", "Records read.", METRIC_COUNTER, (double)s->records_in},
+		{"records_out", "Records written out.", METRIC_COUNTER, (double)s->records_out},
+		{"stored", "Events written to DynamoDB.", METRIC_COUNTER, (double)s->stored},
+		{"marked", "Records marked _error here.", METRIC_COUNTER, (double)s->marked},
+		{"passed", "Records marked upstream, passed on.", METRIC_COUNTER, (double)s->passed},
+		{"requests", "HTTP requests sent to DynamoDB.", METRIC_COUNTER, (double)a->requests},
+		{"retries", "Requests or batches sent again.", METRIC_COUNTER,
+		 (double)(a->retries + s->resends)},
+		{"throttled", "Throttling answers.", METRIC_COUNTER, (double)a->throttled},
+		{"batches", "BatchWriteItem requests made.", METRIC_COUNTER, (double)s->batches},
+		{"request_latency_p50_seconds", "Median request latency.", METRIC_GAUGE,
+		 latency_quantile(&a->latency, 0.5)},
+		{"request_latency_p99_seconds", "99th percentile request latency.", METRIC_GAUGE,
+		 latency_quantile(&a->latency, 0.99)},
+		{"uptime_seconds", "Seconds since the tool started.", METRIC_GAUGE, elapsed},
+	};
+	if (metrics_write(path, "persist", m, sizeof(m) / sizeof(m[0]), errstr, sizeof(errstr)) < 0)
+		log_warnx("--metrics-file: %s", errstr);
 }
 
 /* Opens the next input; false when there is none left. */
@@ -326,6 +360,7 @@ int main(int argc, char **argv)
 		{"connect-timeout", required_argument, NULL, 'C'},
 		{"request-timeout", required_argument, NULL, 'T'},
 		{"stats-interval", required_argument, NULL, 'S'},
+		{"metrics-file", required_argument, NULL, 'M'},
 		{"max-line", required_argument, NULL, 'm'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -376,6 +411,11 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			opt.stats_interval = number("stats-interval", optarg, 0, 86400);
+			break;
+		case 'M':
+			if (!metrics_path_ok(optarg, errstr, sizeof(errstr)))
+				fatalx(EX_USAGE, "--metrics-file: %s", errstr);
+			opt.metrics_path = optarg;
 			break;
 		case 't':
 			if (!valid_table(optarg))
@@ -456,7 +496,8 @@ int main(int argc, char **argv)
 	/* The loop: read what is there, let batches go, move finished records
 	 * out, then wait for the network, the input, the output or a signal. */
 	struct input in = {.names = argc ? argv : NULL, .count = argc, .fd = -1};
-	double start = now_s(), next_stats = start + (double)opt.stats_interval;
+	long interval = opt.stats_interval > 0 ? opt.stats_interval : opt.metrics_path ? 10 : 0;
+	double start = now_s(), next_stats = start + (double)interval;
 	bool more = true;
 	struct awsreq_stats astats; /* the client's last counters, once it is gone */
 
@@ -489,11 +530,13 @@ int main(int argc, char **argv)
 		int timeout = writer_timeout_ms(w);
 		if (more && want_input)
 			timeout = 0;
-		if (opt.stats_interval > 0 && client) {
+		if (interval > 0 && client) {
 			double now = now_s();
 			if (now >= next_stats) {
-				print_stats("periodic", writer_stats(w), awsreq_stats(client), now - start);
-				next_stats = now + (double)opt.stats_interval;
+				if (opt.stats_interval > 0)
+					print_stats("periodic", writer_stats(w), awsreq_stats(client), now - start);
+				write_metrics(opt.metrics_path, writer_stats(w), awsreq_stats(client), now - start);
+				next_stats = now + (double)interval;
 			}
 			int until = (int)((next_stats - now) * 1000) + 1;
 			if (timeout < 0 || until < timeout)
@@ -527,6 +570,7 @@ int main(int argc, char **argv)
 	writer_free(w); /* its last warning first, then the stats */
 	if (!opt.quiet)
 		print_stats("final", &wstats, &astats, now_s() - start);
+	write_metrics(opt.metrics_path, &wstats, &astats, now_s() - start);
 	outbuf_free(ob);
 	awsreq_client_free(client);
 	awsconf_free(&conf);

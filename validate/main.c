@@ -15,6 +15,11 @@
  * be opened (the others are still read), 74 read or write error, 78 the
  * schema is missing or broken. SIGTERM/SIGINT stop reading; what was read is
  * written out and the exit status is 0.
+ *
+ * Stats: a JSON line on stderr at exit (not with --quiet), and every
+ * --stats-interval seconds; --metrics-file keeps the same counters in the
+ * Prometheus text format. The interval is a SIGALRM timer, looked at
+ * between records: while the input is idle nothing changes, nothing is said.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,17 +30,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jsonarena.h"
 #include "jsonschema.h"
 #include "log.h"
+#include "metrics.h"
 #include "record.h"
 
 #define SCHEMA_NAME "event.schema.json"
 
-static volatile sig_atomic_t stop_requested;
+/* Without --stats-interval, how often --metrics-file is rewritten. */
+#define METRICS_INTERVAL_DEFAULT 10
+
+static volatile sig_atomic_t stop_requested, report_due;
 
 struct counts {
 	unsigned long records, valid, invalid, passed, blank;
@@ -45,7 +56,9 @@ struct options {
 	const char *schema_path;
 	const char *rejects_path;
 	const char *remote_prefix, *remote_dir;
+	const char *metrics_path;
 	size_t max_line;
+	long stats_interval;
 	bool quiet, values;
 	int verbose;
 };
@@ -54,7 +67,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: validate [-qv] [-s schema] [-r rejects] [--values] [--max-line bytes]\n"
-	        "                [--remote prefix=dir] [file ...]\n"
+	        "                [--remote prefix=dir] [--stats-interval s] [--metrics-file path]\n"
+	        "                [file ...]\n"
 	        "\n"
 	        "Checks newline-delimited JSON records against a JSON Schema (draft-07) and\n"
 	        "writes every record to stdout in input order: valid ones unchanged, invalid\n"
@@ -70,19 +84,69 @@ static void usage(FILE *f)
 	        "      --max-line BYTES  longest line accepted (default %d); longer is invalid\n"
 	        "      --remote P=DIR    resolve $refs starting with URI prefix P from files in DIR\n"
 	        "                        (never from the network)\n"
+	        "      --stats-interval S  a stats line on stderr every S seconds (default 0: only\n"
+	        "                        the final one, which --quiet leaves out)\n"
+	        "      --metrics-file PATH  the counters in Prometheus text format, replaced\n"
+	        "                        atomically every interval (S, else %d s) and at exit\n"
 	        "  -v, --verbose         say why each invalid record failed, on stderr (FILE:LINE)\n"
 	        "  -h, --help            this text\n"
 	        "  -V, --version         print the version\n"
 	        "\n"
 	        "Exit: 0 done, 64 usage, 65 invalid records with --quiet, 66 an input could not be\n"
 	        "opened, 74 I/O error, 78 schema missing or broken.\n",
-	        RECORD_MAX_LINE_DEFAULT);
+	        RECORD_MAX_LINE_DEFAULT, METRICS_INTERVAL_DEFAULT);
 }
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	report_due = 1;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double start_s;
+
+/* The stats line ("periodic" or "final") and the metrics file, from the
+ * same counters. */
+static void report(const char *kind, const struct counts *c, const struct options *opt)
+{
+	unsigned long out = c->valid + c->invalid + c->passed;
+	double elapsed = now_s() - start_s;
+	char errstr[512];
+
+	if (opt->stats_interval > 0 || (strcmp(kind, "final") == 0 && !opt->quiet))
+		fprintf(stderr,
+		        "{\"prog\":\"validate\",\"stats\":\"%s\",\"records_in\":%lu,"
+		        "\"records_out\":%lu,\"valid\":%lu,\"invalid\":%lu,\"passed\":%lu,"
+		        "\"blank\":%lu,\"elapsed_s\":%.3f}\n",
+		        kind, c->records, out, c->valid, c->invalid, c->passed, c->blank, elapsed);
+	if (opt->metrics_path) {
+		const struct metric m[] = {
+			{"records_in", "Records read (blank lines not counted).", METRIC_COUNTER,
+			 (double)c->records},
+			{"records_out", "Records written out, rejects included.", METRIC_COUNTER, (double)out},
+			{"valid", "Records the schema accepted.", METRIC_COUNTER, (double)c->valid},
+			{"invalid", "Records marked invalid.", METRIC_COUNTER, (double)c->invalid},
+			{"passed", "Records already marked by an earlier stage, passed on.", METRIC_COUNTER,
+			 (double)c->passed},
+			{"uptime_seconds", "Seconds since the tool started.", METRIC_GAUGE, elapsed},
+		};
+		if (metrics_write(opt->metrics_path, "validate", m, sizeof(m) / sizeof(m[0]), errstr,
+		                  sizeof(errstr)) < 0)
+			log_warnx("--metrics-file: %s", errstr);
+	}
 }
 
 /* The default schema sits beside the program in the layout that both the
@@ -223,13 +287,19 @@ static int validate_stream(int fd, const char *name, const jsonschema *schema,
 		rc = record_reader_next(reader, &line);
 		if (rc == 0)
 			break;
-		if (rc < 0) {
-			if (errno == EINTR)
-				continue; /* the loop condition looks at the flag */
+		if (rc < 0 && errno != EINTR) {
 			log_warn("%s: read error", name);
 			status = EX_IOERR;
 			break;
 		}
+		if (report_due) {
+			report_due = 0;
+			if (fflush(out) == EOF)
+				write_failed();
+			report("periodic", c, opt);
+		}
+		if (rc < 0)
+			continue; /* EINTR: the loop condition looks at the flag */
 		if (record_line_blank(&line)) {
 			c->blank++;
 			continue;
@@ -252,6 +322,8 @@ int main(int argc, char **argv)
 		{"values", no_argument, NULL, 'a'},
 		{"max-line", required_argument, NULL, 'm'},
 		{"remote", required_argument, NULL, 'R'},
+		{"stats-interval", required_argument, NULL, 'S'},
+		{"metrics-file", required_argument, NULL, 'M'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -282,6 +354,19 @@ int main(int argc, char **argv)
 			break;
 		case 'q':
 			opt.quiet = true;
+			break;
+		case 'S':
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || n < 0 || n > 86400)
+				fatalx(EX_USAGE, "--stats-interval: '%s' is not a number of seconds from 0 to 86400",
+				       optarg);
+			opt.stats_interval = n;
+			break;
+		case 'M':
+			if (!metrics_path_ok(optarg, errstr, sizeof(errstr)))
+				fatalx(EX_USAGE, "--metrics-file: %s", errstr);
+			opt.metrics_path = optarg;
 			break;
 		case 'r':
 			opt.rejects_path = optarg;
@@ -335,6 +420,20 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	start_s = now_s();
+	long interval = opt.stats_interval > 0 ? opt.stats_interval
+	                : opt.metrics_path           ? METRICS_INTERVAL_DEFAULT
+	                                             : 0;
+	if (interval > 0) {
+		/* SA_RESTART: a write to a slow pipe must not fail with EINTR
+		 * (stdio would call that a write error); the price is that an idle
+		 * input gives no periodic line until the next record. */
+		struct sigaction alarm_sa = {.sa_handler = on_alarm, .sa_flags = SA_RESTART};
+		sigemptyset(&alarm_sa.sa_mask);
+		sigaction(SIGALRM, &alarm_sa, NULL);
+		struct itimerval every = {{interval, 0}, {interval, 0}};
+		setitimer(ITIMER_REAL, &every, NULL);
+	}
 	static char outbuf[1 << 16];
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 
@@ -367,6 +466,8 @@ int main(int argc, char **argv)
 	if (opt.verbose)
 		log_info("%lu records: %lu valid, %lu invalid, %lu already failed, %lu blank lines skipped",
 		         counts.records, counts.valid, counts.invalid, counts.passed, counts.blank);
+	setitimer(ITIMER_REAL, &(struct itimerval){{0, 0}, {0, 0}}, NULL);
+	report("final", &counts, &opt);
 	jsonschema_free(schema);
 	jsonarena_uninstall();
 	if (status == EX_OK && opt.quiet && counts.invalid > 0)

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Stats lines and --metrics-file (Prometheus text format, for node_exporter's
+# textfile collector) of validate and persist: the counters agree with what
+# the tools did, the file is replaced whole (never half written), periodic
+# lines come while the input flows, bad options are usage errors.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+. tests/lib.sh
+. tests/lib-persist.sh
+
+# metric FILE NAME PROG: the value of event_processor_NAME{prog="PROG"}
+metric() { awk -v k="event_processor_$2{prog=\"$3\"}" '$1 == k { print $2 }' "$1"; }
+
+"$GEN" -n 1000 --invalid 5 --seed 23 > "$T/events"
+
+# --- validate ------------------------------------------------------------------
+"$VALIDATE" --metrics-file "$T/v.prom" < "$T/events" > "$T/v.out" 2> "$T/v.err"
+is "$?" 0 "validate --metrics-file: exit 0"
+INVALID=$(grep -c '"_error"' "$T/v.out")
+is "$(metric "$T/v.prom" records_in_total validate)" 1000 "validate: records_in_total"
+is "$(metric "$T/v.prom" invalid_total validate)" "$INVALID" "validate: invalid_total = the records marked ($INVALID)"
+is "$(metric "$T/v.prom" valid_total validate)" $((1000 - INVALID)) "validate: valid_total"
+like "$(cat "$T/v.prom")" '# TYPE event_processor_records_in_total counter' "validate: TYPE lines"
+like "$(tail -1 "$T/v.err")" '^\{"prog":"validate","stats":"final","records_in":1000,"records_out":1000,' \
+	"validate: a final stats line on stderr"
+is "$(ls "$T" | grep -c 'v.prom.tmp')" 0 "validate: no temporary file left"
+"$VALIDATE" -q < "$T/events" 2> "$T/q.err"
+is "$(wc -c < "$T/q.err")" 0 "validate -q: no stats line"
+
+# periodic lines while records trickle in (one batch of 5 a second, 3 times)
+{ for s in 1 2 3; do "$GEN" -n 5 --seed $s; sleep 1.1; done; } |
+	"$VALIDATE" --stats-interval 1 > /dev/null 2> "$T/p.err"
+ok test "$(grep -c '"stats":"periodic"' "$T/p.err")" -ge 1 "validate --stats-interval 1: periodic lines"
+like "$(tail -1 "$T/p.err")" '"stats":"final","records_in":15,' "validate: the final line counts all 15"
+
+"$VALIDATE" --metrics-file "$T/no/such/dir/m.prom" < /dev/null 2> "$T/e.err"
+is "$?" 64 "validate: --metrics-file in a missing folder: exit 64"
+like "$(cat "$T/e.err")" '^validate: --metrics-file: .*no/such/dir: No such file' "validate: says why"
+"$VALIDATE" --stats-interval x < /dev/null 2> /dev/null
+is "$?" 64 "validate: --stats-interval x: exit 64"
+
+# --- persist ---------------------------------------------------------------------
+start_dynalite MAIN
+ok provision "$MAIN_URL" "table pismo provisioned"
+AWS_ENDPOINT_URL_DYNAMODB=$MAIN_URL "$PERSIST" --metrics-file "$T/p.prom" < "$T/v.out" \
+	> /dev/null 2> "$T/persist.err"
+is "$?" 0 "persist --metrics-file: exit 0"
+is "$(metric "$T/p.prom" stored_total persist)" $((1000 - INVALID)) "persist: stored_total = the valid events"
+is "$(metric "$T/p.prom" passed_total persist)" "$INVALID" "persist: passed_total = the invalid ones"
+is "$(metric "$T/p.prom" requests_total persist)" "$(stat_of "$T/persist.err" final requests)" \
+	"persist: requests_total = the final stats line's"
+like "$(metric "$T/p.prom" request_latency_p99_seconds persist)" '^[0-9.e-]+$' "persist: a p99 latency gauge"
+ok no_secret "$T"/*.err "$T"/*.prom "no secret on stderr or in the metrics"
+done_testing
