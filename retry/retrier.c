@@ -137,6 +137,15 @@ static void flush_repeats(struct retrier *rt)
 	rt->repeats = 0;
 }
 
+/* Before a warning of another kind: the count of the repeated one goes
+ * out first, so that it follows the line it counts, and that line is said
+ * again when it comes back. */
+static void end_repeats(struct retrier *rt)
+{
+	flush_repeats(rt);
+	rt->last_warning[0] = '\0';
+}
+
 /* Identical warnings in a row (an outage fails every request alike) are
  * counted, not repeated. */
 static void warn_failure(struct retrier *rt, const char *summary)
@@ -383,9 +392,11 @@ static void msg_failed(struct msg *mg, const char *stage, const char *code, cons
 		hist_add(rt, mg->m.message_id, mg->attempt, err, len);
 	free(err);
 	if (!retryable || mg->attempt >= rt->opt.max_attempts) {
-		if (!retryable)
+		if (!retryable) {
+			end_repeats(rt);
 			log_warnx("event %s: attempt %d: %s (not retryable)", mg->uid ? mg->uid : "?",
 			          mg->attempt, reason);
+		}
 		msg_dlq(mg, mg->attempt);
 		return;
 	}
@@ -416,10 +427,12 @@ static void on_dlq_sent(void *arg, const struct awsreq_result *res)
 	}
 	/* Left in retry.fifo: it comes back (counted past the last attempt)
 	 * and goes to the DLQ again. */
-	if (res->cls != AWSREQ_OK)
+	if (res->cls != AWSREQ_OK) {
 		warn_failure(rt, res->summary);
-	else
+	} else {
+		end_repeats(rt);
 		log_warnx("SQS SendMessageBatch to %s: %s: %s", rt->dlq->name, r[0].code, r[0].message);
+	}
 	if (res->cls == AWSREQ_AUTH || res->cls == AWSREQ_LOCAL)
 		set_fatal(rt, "%s", res->summary);
 	msg_done(mg);
@@ -473,6 +486,7 @@ static void msg_dlq_bad(struct msg *mg, const char *why)
 	size_t len;
 
 	rt->stats.bad++;
+	end_repeats(rt);
 	log_warnx("message %s in %s is not a retry envelope (%s): to %s", mg->m.message_id,
 	          rt->queue->name, why, rt->dlq->name);
 	strbuf_adds(&b, "{\"_raw\":\"");
@@ -545,6 +559,7 @@ out:
 		msg_done(mg);
 		return;
 	}
+	end_repeats(rt);
 	log_warnx("event %s: to %s after %d attempt%s", mg->uid ? mg->uid : "?", rt->dlq->name, made,
 	          made == 1 ? "" : "s");
 	send_dlq(mg, body, len);
