@@ -47,6 +47,7 @@
 #include "awsconf.h"
 #include "awsreq.h"
 #include "log.h"
+#include "metrics.h"
 #include "retrier.h"
 #include "sqs.h"
 
@@ -66,6 +67,7 @@ static void usage(FILE *f)
 	        "usage: retry [-qv] [--max-attempts n] [--base-delay d] [--max-delay d]\n"
 	        "             [--queue name] [--dlq name] [-t table] [-g client|uid]\n"
 	        "             [--ready-fd n] [--once | --exit-when-empty] [--stats-interval s]\n"
+	        "             [--metrics-file path]\n"
 	        "\n"
 	        "Long-polls the retry queue and tries each event again: stores it in the\n"
 	        "DynamoDB table and sends it to its client's queue, like persist and route.\n"
@@ -99,6 +101,8 @@ static void usage(FILE *f)
 	        "      --connect-timeout MS  to connect (default 3000)\n"
 	        "      --request-timeout MS  per request other than the long poll (default 10000)\n"
 	        "      --stats-interval S    a stats line on stderr every S seconds (default 0: off)\n"
+	        "      --metrics-file PATH   the counters in Prometheus text format, replaced\n"
+	        "                            atomically every interval (S, else 10 s) and at exit\n"
 	        "  -q, --quiet               no warnings for failed requests, no final stats\n"
 	        "  -v, --verbose             a line per attempt, and more\n"
 	        "  -h, --help                this text\n"
@@ -196,6 +200,34 @@ static void print_stats(const char *kind, const struct retrier_stats *s,
 	}
 }
 
+/* The same counters for --metrics-file (nothing without one). */
+static void write_metrics(const char *path, const struct retrier_stats *s,
+                          const struct awsreq_stats *sq, const struct awsreq_stats *db,
+                          unsigned busy, double elapsed)
+{
+	char errstr[512];
+
+	if (!path)
+		return;
+	const struct metric m[] = {
+		{"received", "Messages received from the retry queue.", METRIC_COUNTER,
+		 (double)s->received},
+		{"attempts", "Attempts made here.", METRIC_COUNTER, (double)s->attempts},
+		{"retried", "Events stored and routed on a retry.", METRIC_COUNTER, (double)s->succeeded},
+		{"failed_attempts", "Attempts that failed and backed off.", METRIC_COUNTER,
+		 (double)s->failed},
+		{"to_dlq", "Events sent to the DLQ.", METRIC_COUNTER, (double)s->to_dlq},
+		{"bad_messages", "Messages that were not a retry envelope.", METRIC_COUNTER,
+		 (double)s->bad},
+		{"requests", "HTTP requests to SQS and DynamoDB.", METRIC_COUNTER,
+		 (double)(sq->requests + db->requests)},
+		{"in_flight", "Messages being worked on.", METRIC_GAUGE, (double)busy},
+		{"uptime_seconds", "Seconds since the tool started.", METRIC_GAUGE, elapsed},
+	};
+	if (metrics_write(path, "retry", m, sizeof(m) / sizeof(m[0]), errstr, sizeof(errstr)) < 0)
+		log_warnx("--metrics-file: %s", errstr);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -215,6 +247,7 @@ int main(int argc, char **argv)
 		{"connect-timeout", required_argument, NULL, 'C'},
 		{"request-timeout", required_argument, NULL, 'T'},
 		{"stats-interval", required_argument, NULL, 'S'},
+		{"metrics-file", required_argument, NULL, 'F'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -234,6 +267,7 @@ int main(int argc, char **argv)
 		.inflight = INFLIGHT_DEFAULT,
 	};
 	long connect_timeout = 3000, request_timeout = 10000, stats_interval = 0, ready_fd = -1;
+	const char *metrics_path = NULL;
 	bool quiet = false, max_delay_set = false;
 	int verbose = 0, ch;
 	char errstr[1024];
@@ -281,6 +315,11 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			stats_interval = number("stats-interval", optarg, 0, 86400);
+			break;
+		case 'F':
+			if (!metrics_path_ok(optarg, errstr, sizeof(errstr)))
+				fatalx(EX_USAGE, "--metrics-file: %s", errstr);
+			metrics_path = optarg;
 			break;
 		case 't':
 			ro.table = optarg;
@@ -365,7 +404,8 @@ int main(int argc, char **argv)
 
 	/* The loop: keep a long poll out while there is room, let the messages
 	 * in hand move on, and wait for any of the three clients or a signal. */
-	double start = now_s(), next_stats = start + (double)stats_interval;
+	long interval = stats_interval > 0 ? stats_interval : metrics_path ? 10 : 0;
+	double start = now_s(), next_stats = start + (double)interval;
 	double next_prune = start + PRUNE_INTERVAL_S;
 	bool said_stopping = false;
 
@@ -405,11 +445,14 @@ int main(int argc, char **argv)
 
 		double now = now_s();
 		int timeout = 1000; /* a receive that is due after a failure */
-		if (stats_interval > 0) {
+		if (interval > 0) {
 			if (now >= next_stats) {
-				print_stats("periodic", retrier_stats(rt), awsreq_stats(sqs), awsreq_stats(ddb),
-				            retrier_busy(rt), now - start);
-				next_stats = now + (double)stats_interval;
+				if (stats_interval > 0)
+					print_stats("periodic", retrier_stats(rt), awsreq_stats(sqs),
+					            awsreq_stats(ddb), retrier_busy(rt), now - start);
+				write_metrics(metrics_path, retrier_stats(rt), awsreq_stats(sqs), awsreq_stats(ddb),
+				              retrier_busy(rt), now - start);
+				next_stats = now + (double)interval;
 			}
 			int until = (int)((next_stats - now) * 1000) + 1;
 			if (until < timeout)
@@ -443,6 +486,7 @@ int main(int argc, char **argv)
 	retrier_free(rt);
 	if (!quiet)
 		print_stats("final", &rs, &ss, &ds, busy, now_s() - start);
+	write_metrics(metrics_path, &rs, &ss, &ds, busy, now_s() - start);
 	awsconf_free(&sqs_conf);
 	awsconf_free(&ddb_conf);
 	return status;

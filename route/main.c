@@ -51,6 +51,7 @@
 #include "awsconf.h"
 #include "awsreq.h"
 #include "log.h"
+#include "metrics.h"
 #include "outbuf.h"
 #include "record.h"
 #include "router.h"
@@ -70,6 +71,7 @@ struct options {
 	enum event_group_by group_by;
 	long batch_size, linger_ms, inflight, max_attempts, backoff_base_ms;
 	long connect_timeout_ms, request_timeout_ms, stats_interval;
+	const char *metrics_path;
 	long max_line;
 	bool quiet;
 	int verbose;
@@ -90,7 +92,7 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: route [-qv] [-g client|uid] [-b batch-size] [-l linger-ms] [-i inflight]\n"
 	        "             [--retry-queue name] [--dlq name] [--max-attempts n]\n"
-	        "             [--stats-interval seconds] [file ...]\n"
+	        "             [--stats-interval seconds] [--metrics-file path] [file ...]\n"
 	        "\n"
 	        "Sends each record to SQS: a stored event to its client's queue <client>.fifo,\n"
 	        "a record persist marked retryable to retry.fifo, anything else marked or\n"
@@ -115,6 +117,8 @@ static void usage(FILE *f)
 	        "      --connect-timeout MS  to connect (default 3000)\n"
 	        "      --request-timeout MS  per request, connecting included (default 10000)\n"
 	        "      --stats-interval S    a stats line on stderr every S seconds (default 0: off)\n"
+	        "      --metrics-file PATH   the counters in Prometheus text format, replaced\n"
+	        "                            atomically every interval (S, else 10 s) and at exit\n"
 	        "      --max-line BYTES      longest line accepted (default %d)\n"
 	        "  -q, --quiet               no warnings for failed requests, no final stats\n"
 	        "  -v, --verbose             say where requests go, and more\n"
@@ -216,6 +220,36 @@ static void print_stats(const char *kind, const struct router_stats *s,
 	if (n > 0 && write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line)) < 0) {
 		/* nowhere left to complain */
 	}
+}
+
+/* The same counters for --metrics-file (nothing without one). */
+static void write_metrics(const char *path, const struct router_stats *s,
+                          const struct awsreq_stats *a, double elapsed)
+{
+	char errstr[512];
+
+	if (!path)
+		return;
+	const struct metric m[] = {
+		{"records_in", "Records read.", METRIC_COUNTER, (double)s->records_in},
+		{"records_out", "Outcome lines written.", METRIC_COUNTER, (double)s->records_out},
+		{"routed", "Events accepted by a client's queue.", METRIC_COUNTER, (double)s->to_client},
+		{"to_retry", "Records accepted by the retry queue.", METRIC_COUNTER, (double)s->to_retry},
+		{"to_dlq", "Records accepted by the DLQ.", METRIC_COUNTER, (double)s->to_dlq},
+		{"requests", "HTTP requests sent to SQS.", METRIC_COUNTER, (double)a->requests},
+		{"retries", "Requests or entries sent again.", METRIC_COUNTER,
+		 (double)(a->retries + s->resends)},
+		{"throttled", "Throttling answers.", METRIC_COUNTER, (double)a->throttled},
+		{"failed_entries", "Entries SQS reported Failed.", METRIC_COUNTER,
+		 (double)s->failed_entries},
+		{"request_latency_p50_seconds", "Median request latency.", METRIC_GAUGE,
+		 latency_quantile(&a->latency, 0.5)},
+		{"request_latency_p99_seconds", "99th percentile request latency.", METRIC_GAUGE,
+		 latency_quantile(&a->latency, 0.99)},
+		{"uptime_seconds", "Seconds since the tool started.", METRIC_GAUGE, elapsed},
+	};
+	if (metrics_write(path, "route", m, sizeof(m) / sizeof(m[0]), errstr, sizeof(errstr)) < 0)
+		log_warnx("--metrics-file: %s", errstr);
 }
 
 /* Opens the next input; false when there is none left. */
@@ -331,6 +365,7 @@ int main(int argc, char **argv)
 		{"connect-timeout", required_argument, NULL, 'C'},
 		{"request-timeout", required_argument, NULL, 'T'},
 		{"stats-interval", required_argument, NULL, 'S'},
+		{"metrics-file", required_argument, NULL, 'F'},
 		{"max-line", required_argument, NULL, 'm'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -393,6 +428,11 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			opt.stats_interval = number("stats-interval", optarg, 0, 86400);
+			break;
+		case 'F':
+			if (!metrics_path_ok(optarg, errstr, sizeof(errstr)))
+				fatalx(EX_USAGE, "--metrics-file: %s", errstr);
+			opt.metrics_path = optarg;
 			break;
 		case 'T':
 			opt.request_timeout_ms = number("request-timeout", optarg, 1, 3600000);
@@ -469,7 +509,8 @@ int main(int argc, char **argv)
 	 * known), let batches go, move finished records out, then wait for the
 	 * network, the input, the output or a signal. */
 	struct input in = {.names = argc ? argv : NULL, .count = argc, .fd = -1};
-	double start = now_s(), next_stats = start + (double)opt.stats_interval;
+	long interval = opt.stats_interval > 0 ? opt.stats_interval : opt.metrics_path ? 10 : 0;
+	double start = now_s(), next_stats = start + (double)interval;
 	bool more = true, abandoned = false;
 
 	for (;;) {
@@ -496,11 +537,13 @@ int main(int argc, char **argv)
 		int timeout = router_timeout_ms(r);
 		if (more && want_input)
 			timeout = 0;
-		if (opt.stats_interval > 0) {
+		if (interval > 0) {
 			double now = now_s();
 			if (now >= next_stats) {
-				print_stats("periodic", router_stats(r), awsreq_stats(client), now - start);
-				next_stats = now + (double)opt.stats_interval;
+				if (opt.stats_interval > 0)
+					print_stats("periodic", router_stats(r), awsreq_stats(client), now - start);
+				write_metrics(opt.metrics_path, router_stats(r), awsreq_stats(client), now - start);
+				next_stats = now + (double)interval;
 			}
 			int until = (int)((next_stats - now) * 1000) + 1;
 			if (timeout < 0 || until < timeout)
@@ -547,6 +590,7 @@ int main(int argc, char **argv)
 	router_free(r); /* its last warning first, then the stats */
 	if (!opt.quiet)
 		print_stats("final", &rstats, &astats, now_s() - start);
+	write_metrics(opt.metrics_path, &rstats, &astats, now_s() - start);
 	outbuf_free(ob);
 	awsconf_free(&conf);
 	if (fclose(stdout) == EOF)

@@ -423,10 +423,30 @@ static char *minimal_dlq_body(const struct rec *rec, const char *why, size_t *le
 	return strbuf_detach(&b, len);
 }
 
+/* The DLQ's deduplication id: a record from Kafka is the same record
+ * wherever it is seen again, so its "_src" (topic, partition, offset) names
+ * it; its text would not, since validate's "_error" carries the line number
+ * within that validate's own input, which differs after a restart. Without
+ * "_src" (a file replayed by hand) the whole text names it. */
+static void dlq_dedup_id(const char *text, size_t len, const char *body, size_t body_len,
+                         char hex[65])
+{
+	cJSON *rec = cJSON_ParseWithLength(text, len);
+	const cJSON *src = cJSON_GetObjectItemCaseSensitive(rec, "_src");
+	char *src_text = cJSON_IsObject(src) ? cJSON_PrintUnformatted(src) : NULL;
+	char keyed[1024];
+	int n = src_text ? snprintf(keyed, sizeof(keyed), "_src:%s", src_text) : -1;
+
+	if (n > 0 && (size_t)n < sizeof(keyed) ? !sigv4_sha256_hex(keyed, (size_t)n, hex)
+	                                       : !sigv4_sha256_hex(body, body_len, hex))
+		snprintf(hex, 65, "no-sha256");
+	cJSON_free(src_text);
+	cJSON_Delete(rec);
+}
+
 /* To the DLQ: the record as it is (with its "_error", "_raw", "_src"),
  * grouped by uid (or, without one, by the message's own hash), deduplicated
- * by the message's SHA-256 so that a replay of the same record adds
- * nothing. */
+ * so that a replay of the same record adds nothing (dlq_dedup_id). */
 static void to_dlq(struct router *r, struct rec *rec)
 {
 	size_t len, n;
@@ -459,8 +479,7 @@ static void to_dlq(struct router *r, struct rec *rec)
 		}
 	}
 	char hex[65];
-	if (!sigv4_sha256_hex(body, n, hex))
-		snprintf(hex, sizeof(hex), "no-sha256");
+	dlq_dedup_id(text, len, body, n, hex);
 	snprintf(rec->dedup, sizeof(rec->dedup), "%s", hex);
 	if (rec->uid)
 		sqs_id(rec->uid, strlen(rec->uid), rec->group);

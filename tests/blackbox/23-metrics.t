@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stats lines and --metrics-file (Prometheus text format, for node_exporter's
-# textfile collector) of validate and persist: the counters agree with what
+# textfile collector) of validate, persist, route and retry: the counters agree with what
 # the tools did, the file is replaced whole (never half written), periodic
 # lines come while the input flows, bad options are usage errors.
 set -uo pipefail
@@ -44,12 +44,30 @@ is "$?" 64 "validate: --stats-interval x: exit 64"
 start_dynalite MAIN
 ok provision "$MAIN_URL" "table pismo provisioned"
 AWS_ENDPOINT_URL_DYNAMODB=$MAIN_URL "$PERSIST" --metrics-file "$T/p.prom" < "$T/v.out" \
-	> /dev/null 2> "$T/persist.err"
+	> "$T/p.out" 2> "$T/persist.err"
 is "$?" 0 "persist --metrics-file: exit 0"
 is "$(metric "$T/p.prom" stored_total persist)" $((1000 - INVALID)) "persist: stored_total = the valid events"
 is "$(metric "$T/p.prom" passed_total persist)" "$INVALID" "persist: passed_total = the invalid ones"
 is "$(metric "$T/p.prom" requests_total persist)" "$(stat_of "$T/persist.err" final requests)" \
 	"persist: requests_total = the final stats line's"
 like "$(metric "$T/p.prom" request_latency_p99_seconds persist)" '^[0-9.e-]+$' "persist: a p99 latency gauge"
+
+# --- route and retry ---------------------------------------------------------------
+export AWS_ENDPOINT_URL_DYNAMODB=$MAIN_URL
+start_sqs || bail_out "no SQS stand-in"
+quietly with_timeout 60 scripts/provision.sh
+ok test $? = 0 "queues provisioned"
+"$BUILD/bin/route" -g uid --metrics-file "$T/r.prom" < "$T/p.out" > /dev/null 2> "$T/route.err"
+is "$?" 0 "route --metrics-file: exit 0"
+is "$(metric "$T/r.prom" routed_total route)" $((1000 - INVALID)) "route: routed_total = the valid events"
+is "$(metric "$T/r.prom" to_dlq_total route)" "$INVALID" "route: to_dlq_total = the invalid ones"
+is "$(metric "$T/r.prom" requests_total route)" "$(stat_of "$T/route.err" final requests)" \
+	"route: requests_total = the final stats line's"
+"$BUILD/bin/retry" --exit-when-empty --wait-time 1 --metrics-file "$T/rt.prom" 2> "$T/retry.err"
+is "$?" 0 "retry --exit-when-empty --metrics-file: exit 0"
+is "$(metric "$T/rt.prom" received_total retry)" 0 "retry: received_total 0 (retry.fifo was empty)"
+like "$(metric "$T/rt.prom" requests_total retry)" '^[1-9][0-9]*$' "retry: its requests counted"
+"$BUILD/bin/route" --metrics-file /no/such/dir/x < /dev/null 2> /dev/null
+is "$?" 64 "route: --metrics-file in a missing folder: exit 64"
 ok no_secret "$T"/*.err "$T"/*.prom "no secret on stderr or in the metrics"
 done_testing
