@@ -5,6 +5,7 @@
 #   make demo       install, build, run the demo
 #   make bench      benchmarks (ratios against a baseline run in the same invocation)
 #   make install PREFIX=/usr/local
+#   make fuzz-short  fuzz each parser 15 s with clang's libFuzzer (make fuzz: 300 s; fuzz/README.md)
 #
 # Layout of a build (the same shape as an install, so tools find their data
 # the same way in both): $(BUILD)/bin/<tool>, $(BUILD)/share/event-processor/.
@@ -108,6 +109,9 @@ install: all
 	install -m 755 scripts/pipeline.sh $(DESTDIR)$(PREFIX)/bin/ep-pipeline
 	install -m 755 scripts/file-source.sh $(DESTDIR)$(PREFIX)/bin/ep-file-source
 	install -m 644 schema/*.json $(DESTDIR)$(PREFIX)/share/event-processor
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7
 
 clean:
 	rm -rf build
@@ -116,5 +120,68 @@ format:
 	clang-format -i lib/*.[ch] */main.c tests/unit/*.c scripts/*.c
 
 .PHONY: all deps test check valgrind demo bench install clean format
+
+# Fuzzing (fuzz/README.md): one libFuzzer target per parser of outside
+# input, fuzz/fuzz_<name>.c -> $(FUZZ_BUILD)/fuzz_<name>, linked with the
+# library compiled again by clang with the same sanitizers ($(LIB_A) is
+# gcc's, without libFuzzer's coverage hooks). No -Werror: gcc's warnings are
+# the build's; clang's differ. fuzz-short replays fuzz/regressions/ and
+# fuzzes each target FUZZ_SHORT_SECONDS; fuzz does it for FUZZ_SECONDS.
+# Both run the targets one after another; make -jN runs them side by side.
+FUZZ_CC            ?= clang
+FUZZ_BUILD         ?= build/fuzz
+FUZZ_SECONDS       ?= 300
+FUZZ_SHORT_SECONDS ?= 15
+FUZZ_CFLAGS        := -std=gnu11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wshadow \
+                      -fsanitize=address,undefined -fno-sanitize-recover=all -MMD -MP -Ilib \
+                      -DEP_VERSION='"$(VERSION)"' -DEP_DATADIR='"$(PREFIX)/share/event-processor"' \
+                      -DFUZZ_SCHEMA='"$(abspath schema/event.schema.json)"'
+FUZZ_NAMES         := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS          := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+
+$(FUZZ_BUILD)/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c -o $@ $<
+
+$(FUZZ_BUILD)/libep.a: $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libep.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< $(FUZZ_BUILD)/libep.a \
+	  $(PKG_LIBS) $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+# One target: replay its regressions, then fuzz for FUZZ_TIME seconds from
+# its seeds (new inputs kept in $(FUZZ_BUILD)/corpus, crashes written to
+# $(FUZZ_BUILD)/crashes, the whole log in $(FUZZ_BUILD)/logs). Fails on a
+# crash, a leak, undefined behaviour, a broken invariant or a 10 s hang.
+FUZZ_TIME ?= $(FUZZ_SHORT_SECONDS)
+fuzz-run-%: $(FUZZ_BUILD)/fuzz_%
+	@set -e; t=$*; bin=$(FUZZ_BUILD)/fuzz_$$t; log=$(FUZZ_BUILD)/logs/$$t.log; \
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1; \
+	mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/crashes/$$t $(FUZZ_BUILD)/logs; \
+	if [ -n "$$(ls fuzz/regressions/$$t 2>/dev/null)" ]; then \
+	  $$bin fuzz/regressions/$$t/* >$$log 2>&1 || { tail -n 40 $$log; \
+	    echo "fuzz $$t: a regression input of fuzz/regressions/$$t fails (log: $$log)"; exit 1; }; \
+	  echo "fuzz $$t: $$(ls fuzz/regressions/$$t | wc -l) regression inputs pass"; \
+	fi; \
+	dict=; if [ -f fuzz/$$t.dict ]; then dict=-dict=fuzz/$$t.dict; fi; \
+	$$bin -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	  $$dict -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t/ \
+	  $(FUZZ_BUILD)/corpus/$$t fuzz/corpus/$$t >$$log 2>&1 || { tail -n 60 $$log; \
+	  echo "fuzz $$t: FAILED; the input is in $(FUZZ_BUILD)/crashes/$$t/ (log: $$log)."; \
+	  echo "Once fixed, keep it as fuzz/regressions/$$t/<name> so that fuzz-short replays it."; \
+	  exit 1; }; \
+	echo "fuzz $$t: $$(grep -o 'number_of_executed_units: [0-9]*' $$log | grep -o '[0-9]*$$') runs" \
+	  "in $(FUZZ_TIME) s, $$(grep -E '^#[0-9]+' $$log | tail -n 1 | grep -oE 'cov: [0-9]+ ft: [0-9]+')"
+
+fuzz-short: fuzz-build
+	@$(MAKE) --no-print-directory FUZZ_TIME=$(FUZZ_SHORT_SECONDS) $(FUZZ_NAMES:%=fuzz-run-%)
+
+fuzz: fuzz-build
+	@$(MAKE) --no-print-directory FUZZ_TIME=$(FUZZ_SECONDS) $(FUZZ_NAMES:%=fuzz-run-%)
+
+.PHONY: fuzz-build fuzz-short fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

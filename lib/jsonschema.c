@@ -748,7 +748,10 @@ static void resolve_ref(struct cc *c, struct pending *p)
 	}
 	sprintf(label, "%s%s", uri, strchr(uri, '#') ? "" : "#");
 	root->label = label;
-	p->node->ref = compile(c, target, base, root, 0);
+	/* compile() may add to c->pend and move it (realloc): p is not to be
+	 * read after the call (the fuzzer found it) */
+	struct node *node = p->node;
+	node->ref = compile(c, target, base, root, 0);
 }
 
 /* -- keyword helpers -- */

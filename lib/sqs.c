@@ -480,7 +480,9 @@ static long long attr_number(const cJSON *attrs, const char *name)
 
 	if (cJSON_IsString(v))
 		return strtoll(v->valuestring, NULL, 10);
-	if (cJSON_IsNumber(v))
+	/* out of range (or NaN) is as meaningless as absent; casting it would be
+	 * undefined behaviour (the fuzzer found it) */
+	if (cJSON_IsNumber(v) && v->valuedouble >= -9.2e18 && v->valuedouble <= 9.2e18)
 		return (long long)v->valuedouble;
 	return 0;
 }

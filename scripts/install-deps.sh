@@ -8,9 +8,11 @@ cd "$(dirname "$0")/.."
 
 # Build: compiler, pkg-config and the -dev packages. Tests: cmocka, prove
 # (perl), valgrind, curl, kcat (a real Kafka producer), supervisor, time
-# (peak RSS in benchmarks), node for the DynamoDB and SQS stand-ins.
+# (peak RSS in benchmarks), node for the DynamoDB and SQS stand-ins. Fuzzing
+# (make fuzz-build): clang, and libclang-rt-dev for libFuzzer and the
+# sanitizer runtimes (clang only recommends it, so it is named here).
 packages=(
-	build-essential pkg-config
+	build-essential pkg-config clang libclang-rt-dev
 	librdkafka-dev libcjson-dev libcurl4-openssl-dev libssl-dev libpcre2-dev
 	libcmocka-dev perl valgrind curl ca-certificates kcat supervisor time procps
 )

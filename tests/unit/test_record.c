@@ -150,6 +150,11 @@ static void test_parse_reasons(void **state)
 		{"{\"a\":\"\xff\"}", 9, RECORD_UTF8, "not valid UTF-8 (byte 0xFF at column 7)"},
 		{"{\"a\":1}\0", 8, RECORD_NUL, "contains a NUL byte at column 8"},
 		{"{\"a\":1} {}", 10, RECORD_SYNTAX, "not JSON: unexpected text after the value at column 9"},
+		/* what cJSON alone would let through (found by fuzz/fuzz_event.c) */
+		{"{\"a\":1,\x01\"b\":2}", 14, RECORD_SYNTAX,
+		 "not JSON: a control character outside a string (byte 0x01) at column 8"},
+		{"{\"a\":\"x\ty\"}", 11, RECORD_SYNTAX,
+		 "not JSON: a raw control character in a string (it must be escaped) (byte 0x09) at column 8"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct record_line l = {.data = cases[i].text, .len = cases[i].len, .lineno = 1};
@@ -160,6 +165,19 @@ static void test_parse_reasons(void **state)
 		assert_int_equal(fault, cases[i].fault);
 		assert_string_equal(reason, cases[i].reason);
 	}
+}
+
+static void test_parse_accepts_every_escape(void **state)
+{
+	(void)state;
+	static const char text[] = "{\"a\":\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u00e9 \\uD83D\\uDE00\"}";
+	struct record_line l = {.data = text, .len = sizeof(text) - 1, .lineno = 1};
+	enum record_fault fault;
+	char reason[200];
+	cJSON *v = record_parse(&l, true, &fault, reason, sizeof(reason));
+	assert_non_null(v);
+	assert_int_equal(fault, RECORD_OK);
+	cJSON_Delete(v);
 }
 
 static void test_parse_too_deep(void **state)
@@ -266,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_line_exactly_at_limit_with_crlf),
 		cmocka_unit_test(test_many_lines_across_buffer_refills),
 		cmocka_unit_test(test_parse_reasons),
+		cmocka_unit_test(test_parse_accepts_every_escape),
 		cmocka_unit_test(test_parse_too_deep),
 		cmocka_unit_test(test_marked_keeps_original_text),
 		cmocka_unit_test(test_marked_replaces_existing_error),
