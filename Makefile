@@ -76,17 +76,22 @@ deps:
 	@scripts/install-deps.sh
 
 # The whole suite: the normal build, then the same tests under ASan+UBSan,
-# then the unit tests under valgrind.
+# then the unit tests under valgrind, then each fuzz target briefly.
 test: deps
 	$(MAKE) all
 	$(MAKE) check
 	$(MAKE) all SAN=1
 	$(MAKE) check SAN=1
 	$(MAKE) valgrind
+	$(MAKE) fuzz-short FUZZ_SHORT_SECONDS=10
 
+# Tests run JOBS at a time: most of a black-box test's time is spent
+# waiting on servers and timers, not on the CPU. Each has its own ports
+# and temporary folder.
+JOBS ?= 3
 check: all
 	BUILD=$(abspath $(BUILD)) CMOCKA_MESSAGE_OUTPUT=TAP \
-	  prove --exec '' --timer $(UNIT_BINS) $(sort $(wildcard tests/blackbox/*.t))
+	  prove -j$(JOBS) --exec '' --timer $(UNIT_BINS) $(sort $(wildcard tests/blackbox/*.t))
 
 # Unit tests under valgrind: no leaks, no invalid accesses.
 valgrind: all

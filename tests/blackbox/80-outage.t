@@ -99,8 +99,25 @@ stop_pid "$RETRY_PID"; RRC=$?
 is "$PRC $RRC" "0 0" "SIGTERM: the pipeline and the retry daemon exit 0"
 
 export AWS_ENDPOINT_URL_DYNAMODB=$DIRECT_DDB AWS_ENDPOINT_URL_SQS=$DIRECT_SQS
-ddb_scan pismo > "$T/table" 2> "$T/scan.err" || diag "scan: $(cat "$T/scan.err")"
-perl -MJSON::PP -ne 'print decode_json($_)->{UUID}{S}, "\n"' "$T/table" | sort > "$T/got.table"
+# dynalite's paginated Scan now and then leaves out a few items when the
+# machine is busy (see tests/lib-e2e.sh): the union of two passes, and any
+# expected uid still missing asked for by GetItem, each such diag'ed.
+for i in 1 2; do
+	ddb_scan pismo 2> "$T/scan.err" | perl -MJSON::PP -ne 'print decode_json($_)->{UUID}{S}, "\n"' |
+		sort > "$T/table.$i" || diag "scan: $(cat "$T/scan.err")"
+done
+cmp -s "$T/table.1" "$T/table.2" ||
+	diag "dynalite: Scan passes differ ($(wc -l < "$T/table.1"), $(wc -l < "$T/table.2") items): their union is checked"
+sort -u "$T/table.1" "$T/table.2" > "$T/got.table"
+awk '{ print $2 }' "$T/want.valid" | sort | comm -13 "$T/got.table" - > "$T/unseen"
+if [ -s "$T/unseen" ] && [ "$(wc -l < "$T/unseen")" -le 200 ]; then
+	while IFS= read -r u; do
+		aws_call dynamodb GetItem "{\"TableName\":\"pismo\",\"ConsistentRead\":true,\"Key\":{\"UUID\":{\"S\":\"$u\"}}}" |
+			grep -q '"Item"' && echo "$u" >> "$T/got.table"
+	done < "$T/unseen"
+	diag "dynalite: $(wc -l < "$T/unseen") expected items missing from both Scan passes; GetItem asked"
+	sort -o "$T/got.table" "$T/got.table"
+fi
 is "$(sort -u "$T/got.table" | wc -l) $(wc -l < "$T/got.table")" "$VALID $VALID" "the table holds $VALID items"
 is "$(awk '{ print $2 }' "$T/want.valid" | sort | cmp -s - "$T/got.table" && echo same)" same \
 	"the table holds exactly the valid uids"
