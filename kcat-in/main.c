@@ -36,6 +36,7 @@
 #include "consumer.h"
 #include "jsonarena.h"
 #include "log.h"
+#include "metrics.h"
 #include "record.h"
 
 #define MAX_TOPICS 64
@@ -47,7 +48,7 @@
 static volatile sig_atomic_t stop_requested;
 
 struct options {
-	const char *brokers, *group, *offset, *acks_path;
+	const char *brokers, *group, *offset, *acks_path, *metrics_path;
 	const char *topics[MAX_TOPICS];
 	int ntopics;
 	char *props[MAX_PROPS];
@@ -64,7 +65,8 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: kcat-in [-ev] [-b brokers] [-t topic]… [-G group] [-o beginning|end|stored]\n"
 	        "               [-X prop=value]… [--acks PATH | --acks-fd N] [--drain-timeout S]\n"
-	        "               [--stats-interval S] [--connect-timeout S] [--max-line BYTES]\n"
+	        "               [--stats-interval S] [--metrics-file PATH] [--connect-timeout S]\n"
+	        "               [--max-line BYTES]\n"
 	        "\n"
 	        "Consumes Kafka topics in a consumer group and writes one record per message on\n"
 	        "stdout: the payload object with \"_src\":{\"topic\",\"partition\",\"offset\"} appended\n"
@@ -95,6 +97,8 @@ static void usage(FILE *f)
 	        "                           drain and outcomes to come back (default 10)\n"
 	        "      --stats-interval S   a JSON statistics line on stderr every S seconds (default\n"
 	        "                           0: only the final one at exit)\n"
+	        "      --metrics-file PATH  the counters in Prometheus text format, replaced\n"
+	        "                           atomically every interval (S, else 10 s) and at exit\n"
 	        "      --connect-timeout S  exit 69 when no broker answers within S seconds at\n"
 	        "                           start (default 10)\n"
 	        "      --max-line BYTES     longest record written (default %d)\n"
@@ -169,6 +173,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"acks-fd", required_argument, NULL, 'F'},
 		{"drain-timeout", required_argument, NULL, 'D'},
 		{"stats-interval", required_argument, NULL, 'S'},
+		{"metrics-file", required_argument, NULL, 'P'},
 		{"connect-timeout", required_argument, NULL, 'C'},
 		{"max-line", required_argument, NULL, 'm'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -215,6 +220,13 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'S':
 			o->stats_s = parse_range("--stats-interval", optarg, 0, 86400);
 			break;
+		case 'P': {
+			char why[512];
+			if (!metrics_path_ok(optarg, why, sizeof(why)))
+				fatalx(EX_USAGE, "--metrics-file: %s", why);
+			o->metrics_path = optarg;
+			break;
+		}
 		case 't':
 			for (char *save = NULL, *t = strtok_r(optarg, ",", &save); t;
 			     t = strtok_r(NULL, ",", &save)) {
@@ -332,6 +344,29 @@ static void subscribe(rd_kafka_t *rk, const struct options *o)
 		fatalx(EX_CONFIG, "subscribe: %s", rd_kafka_err2str(err));
 }
 
+/* kin_stats()'s counters for --metrics-file (nothing without one). */
+static void write_metrics(const char *path, const struct kin *k)
+{
+	char errstr[512];
+
+	if (!path)
+		return;
+	const struct metric m[] = {
+		{"messages", "Messages consumed.", METRIC_COUNTER, (double)k->n.messages},
+		{"records_out", "Records written to stdout.", METRIC_COUNTER, (double)k->n.records},
+		{"acks", "Outcome lines read back.", METRIC_COUNTER, (double)k->n.acks},
+		{"acks_bad", "Outcome lines that named no record of ours.", METRIC_COUNTER,
+		 (double)k->n.acks_bad},
+		{"rebalances", "Group rebalances.", METRIC_COUNTER, (double)k->n.rebalances},
+		{"commit_failures", "Offset commits that failed.", METRIC_COUNTER,
+		 (double)k->n.commit_failures},
+		{"outstanding", "Records written whose offsets are not stored yet.", METRIC_GAUGE,
+		 (double)offtrack_outstanding(k->track)},
+	};
+	if (metrics_write(path, "kcat-in", m, sizeof(m) / sizeof(m[0]), errstr, sizeof(errstr)) < 0)
+		log_warnx("--metrics-file: %s", errstr);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = {.acks_fd = -1, .drain_s = 10, .connect_s = 10,
@@ -417,8 +452,9 @@ int main(int argc, char **argv)
 		out_flags = set_nonblock(STDOUT_FILENO);
 		out_nonblock = true;
 	}
-	if (o.stats_s)
-		next_stats = now_ms() + o.stats_s * 1000;
+	long interval_s = o.stats_s ? o.stats_s : o.metrics_path ? 10 : 0;
+	if (interval_s)
+		next_stats = now_ms() + interval_s * 1000;
 
 	/* The loop: consume, write, read acks, store; then wait for any of
 	 * them. Stopping is a phase of it (fetching off, stdout drained and
@@ -501,9 +537,11 @@ int main(int argc, char **argv)
 		kin_store(&k);
 
 		long long now = now_ms();
-		if (o.stats_s && now >= next_stats) {
-			kin_stats(&k, "periodic");
-			next_stats = now + o.stats_s * 1000;
+		if (interval_s && now >= next_stats) {
+			if (o.stats_s)
+				kin_stats(&k, "periodic");
+			write_metrics(o.metrics_path, &k);
+			next_stats = now + interval_s * 1000;
 		}
 		if (finishing && out_closed &&
 		    (!k.with_acks || offtrack_outstanding(k.track) == 0 || k.acks_eof))
@@ -523,7 +561,7 @@ int main(int argc, char **argv)
 			 .events = POLLOUT},
 		};
 		long long wait = more ? 0 : 1000;
-		if (o.stats_s && next_stats - now < wait)
+		if (interval_s && next_stats - now < wait)
 			wait = next_stats - now;
 		if (deadline >= 0 && deadline - now < wait)
 			wait = deadline - now;
@@ -549,6 +587,7 @@ int main(int argc, char **argv)
 	}
 	rd_kafka_consumer_close(k.rk);
 	kin_stats(&k, "final");
+	write_metrics(o.metrics_path, &k);
 	rd_kafka_queue_destroy(queue);
 	rd_kafka_destroy(k.rk);
 	if (o.acks_fd >= 0 && ack_flags >= 0)

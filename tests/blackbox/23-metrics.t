@@ -69,5 +69,15 @@ is "$(metric "$T/rt.prom" received_total retry)" 0 "retry: received_total 0 (ret
 like "$(metric "$T/rt.prom" requests_total retry)" '^[1-9][0-9]*$' "retry: its requests counted"
 "$BUILD/bin/route" --metrics-file /no/such/dir/x < /dev/null 2> /dev/null
 is "$?" 64 "route: --metrics-file in a missing folder: exit 64"
+
+# --- kcat-in -------------------------------------------------------------------------
+bg_start mock "$BUILD/bin/kafka-mock" -p 2
+BOOT=$(_lib_first_line "$T/mock.out" "$BG_PID" 20 kafka-mock) || bail_out "no Kafka mock"
+head -25 "$T/events" | kcat -P -b "$BOOT" -t stream_producer
+"$BUILD/bin/kcat-in" -b "$BOOT" -G metrics -e -X session.timeout.ms=6000 -X auto.offset.reset=earliest \
+	--metrics-file "$T/k.prom" > "$T/k.out" 2> "$T/k.err"
+is "$?" 0 "kcat-in -e --metrics-file: exit 0"
+is "$(metric "$T/k.prom" messages_total kcat-in)" 25 "kcat-in: messages_total = the messages produced"
+is "$(metric "$T/k.prom" records_out_total kcat-in)" "$(wc -l < "$T/k.out")" "kcat-in: records_out_total = the lines written"
 ok no_secret "$T"/*.err "$T"/*.prom "no secret on stderr or in the metrics"
 done_testing
