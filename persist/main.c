@@ -49,6 +49,7 @@
 #include "awsconf.h"
 #include "awsreq.h"
 #include "jsonarena.h"
+#include "input.h"
 #include "log.h"
 #include "metrics.h"
 #include "outbuf.h"
@@ -76,14 +77,6 @@ struct options {
 };
 
 /* One input in turn, like cat. */
-struct input {
-	char **names; /* the files named, or NULL for stdin */
-	int count, next;
-	int fd;
-	const char *name;
-	struct record_reader *reader;
-	bool done;    /* every input has been read */
-};
 
 static void usage(FILE *f)
 {
@@ -166,30 +159,6 @@ static bool valid_table(const char *t)
 	return true;
 }
 
-/* Pipes, sockets and terminals are made non-blocking so that one thread can
- * read, write and drive requests; the flags are put back at exit, since the
- * open file may be shared with the shell. */
-static int saved_flags[2] = {-1, -1};
-
-static void restore_flags(void)
-{
-	for (int fd = 0; fd < 2; fd++)
-		if (saved_flags[fd] >= 0)
-			fcntl(fd, F_SETFL, saved_flags[fd]);
-}
-
-static void make_nonblocking(int fd)
-{
-	struct stat st;
-	int fl;
-
-	if (fstat(fd, &st) < 0 || S_ISREG(st.st_mode) || (fl = fcntl(fd, F_GETFL)) < 0)
-		return;
-	if (fd < 2)
-		saved_flags[fd] = fl;
-	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
 static double now_s(void)
 {
 	struct timespec ts;
@@ -248,92 +217,18 @@ static void write_metrics(const char *path, const struct writer_stats *s,
 		log_warnx("--metrics-file: %s", errstr);
 }
 
-/* Opens the next input; false when there is none left. */
-static bool input_open_next(struct input *in, size_t max_line, int *status)
+/* The writer as the sink of lib/input.c's reader. */
+static bool sink_has_room(void *ctx)
 {
-	while (!in->done) {
-		if (in->names == NULL && in->next == 0) {
-			in->fd = STDIN_FILENO;
-			in->name = "stdin";
-		} else if (in->next < in->count) {
-			const char *n = in->names[in->next];
-			bool is_stdin = strcmp(n, "-") == 0;
-			in->fd = is_stdin ? STDIN_FILENO : open(n, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-			in->name = is_stdin ? "stdin" : n;
-			if (in->fd < 0) {
-				log_warn("%s", n);
-				*status = EX_NOINPUT;
-				in->next++;
-				continue;
-			}
-		} else {
-			in->done = true;
-			break;
-		}
-		in->next++;
-		in->reader = record_reader_new(in->fd, max_line);
-		if (!in->reader)
-			fatalx(EX_OSERR, "out of memory");
-		return true;
-	}
-	return false;
+	return writer_has_room(ctx);
 }
 
-static void input_close(struct input *in)
+static int sink_add(void *ctx, const struct record_line *line)
 {
-	record_reader_free(in->reader);
-	in->reader = NULL;
-	if (in->fd > STDIN_FILENO)
-		close(in->fd);
-	in->fd = -1;
+	return writer_add(ctx, line);
 }
 
-/* Reads what is there, up to LINES_PER_TURN lines or until the writer is
- * full. After a stop request only lines already buffered are taken: they
- * have left the pipe, so they must not be lost. Returns true when more
- * input is ready at once. */
-static bool read_some(struct input *in, struct writer *w, size_t max_line, bool stopping,
-                      int *status)
-{
-	struct record_line line;
-
-	for (int n = 0; n < LINES_PER_TURN; n++) {
-		if (!in->reader && stopping) {
-			in->done = true; /* no new inputs after a stop request */
-			return false;
-		}
-		if (!in->reader && !input_open_next(in, max_line, status))
-			return false;
-		if (!writer_has_room(w))
-			return false;
-		if (stopping && !record_reader_ready(in->reader)) {
-			input_close(in);
-			in->done = true;
-			return false;
-		}
-		int rc = record_reader_next(in->reader, &line);
-		if (rc < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-				return false;
-			log_warn("%s: read error", in->name);
-			*status = EX_IOERR;
-			rc = 0; /* on to the next input */
-		}
-		if (rc == 0) {
-			input_close(in);
-			if (stopping)
-				in->done = true;
-			continue;
-		}
-		if (record_line_blank(&line))
-			continue;
-		if (writer_add(w, &line) < 0)
-			fatalx(EX_OSERR, "out of memory");
-	}
-	return true;
-}
-
-static bool can_read(const struct input *in, const struct awsreq_client *client,
+static bool can_read(const struct record_input *in, const struct awsreq_client *client,
                      const struct writer *w, const struct outbuf *ob)
 {
 	return !in->done && client && writer_has_room(w) && outbuf_pending(ob) < MAX_OUTPUT_QUEUED;
@@ -489,13 +384,13 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	make_nonblocking(STDIN_FILENO);
-	make_nonblocking(STDOUT_FILENO);
-	atexit(restore_flags);
+	stdio_make_nonblocking();
 
 	/* The loop: read what is there, let batches go, move finished records
 	 * out, then wait for the network, the input, the output or a signal. */
-	struct input in = {.names = argc ? argv : NULL, .count = argc, .fd = -1};
+	struct record_input in;
+	record_input_init(&in, argv, argc);
+	const struct record_sink sink = {sink_has_room, sink_add, w};
 	long interval = opt.stats_interval > 0 ? opt.stats_interval : opt.metrics_path ? 10 : 0;
 	double start = now_s(), next_stats = start + (double)interval;
 	bool more = true;
@@ -513,7 +408,8 @@ int main(int argc, char **argv)
 		/* Input waits while the writer is full or stdout is not keeping up:
 		 * memory stays bounded and the pressure goes back up the pipe. */
 		if (can_read(&in, client, w, ob) && (more || stopping))
-			more = read_some(&in, w, (size_t)opt.max_line, stopping, &status);
+			more = record_input_read(&in, &sink, (size_t)opt.max_line, LINES_PER_TURN,
+			                         stopping, &status);
 		writer_tick(w, in.done || stopping);
 		flush_output(w, ob);
 		if ((in.done || !client) && writer_idle(w))
@@ -559,8 +455,7 @@ int main(int argc, char **argv)
 
 	/* Shutdown: everything taken has been written to the output queue;
 	 * hand the rest to stdout, blocking now, and check that it got there. */
-	if (saved_flags[1] >= 0)
-		fcntl(STDOUT_FILENO, F_SETFL, saved_flags[1]);
+	stdout_make_blocking();
 	while (outbuf_pending(ob) > 0)
 		if (outbuf_drain(ob) < 0)
 			fatal(EX_IOERR, "write error");

@@ -50,6 +50,7 @@
 
 #include "awsconf.h"
 #include "awsreq.h"
+#include "input.h"
 #include "log.h"
 #include "metrics.h"
 #include "outbuf.h"
@@ -78,14 +79,6 @@ struct options {
 };
 
 /* One input in turn, like cat. */
-struct input {
-	char **names; /* the files named, or NULL for stdin */
-	int count, next;
-	int fd;
-	const char *name;
-	struct record_reader *reader;
-	bool done;    /* every input has been read */
-};
 
 static void usage(FILE *f)
 {
@@ -169,30 +162,6 @@ static const char *queue_name(const char *opt, const char *arg)
 	return arg;
 }
 
-/* Pipes, sockets and terminals are made non-blocking so that one thread can
- * read, write and drive requests; the flags are put back at exit, since the
- * open file may be shared with the shell. */
-static int saved_flags[2] = {-1, -1};
-
-static void restore_flags(void)
-{
-	for (int fd = 0; fd < 2; fd++)
-		if (saved_flags[fd] >= 0)
-			fcntl(fd, F_SETFL, saved_flags[fd]);
-}
-
-static void make_nonblocking(int fd)
-{
-	struct stat st;
-	int fl;
-
-	if (fstat(fd, &st) < 0 || S_ISREG(st.st_mode) || (fl = fcntl(fd, F_GETFL)) < 0)
-		return;
-	if (fd < 2)
-		saved_flags[fd] = fl;
-	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
 static double now_s(void)
 {
 	struct timespec ts;
@@ -252,92 +221,18 @@ static void write_metrics(const char *path, const struct router_stats *s,
 		log_warnx("--metrics-file: %s", errstr);
 }
 
-/* Opens the next input; false when there is none left. */
-static bool input_open_next(struct input *in, size_t max_line, int *status)
+/* The router as the sink of lib/input.c's reader. */
+static bool sink_has_room(void *ctx)
 {
-	while (!in->done) {
-		if (in->names == NULL && in->next == 0) {
-			in->fd = STDIN_FILENO;
-			in->name = "stdin";
-		} else if (in->next < in->count) {
-			const char *n = in->names[in->next];
-			bool is_stdin = strcmp(n, "-") == 0;
-			in->fd = is_stdin ? STDIN_FILENO : open(n, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-			in->name = is_stdin ? "stdin" : n;
-			if (in->fd < 0) {
-				log_warn("%s", n);
-				*status = EX_NOINPUT;
-				in->next++;
-				continue;
-			}
-		} else {
-			in->done = true;
-			break;
-		}
-		in->next++;
-		in->reader = record_reader_new(in->fd, max_line);
-		if (!in->reader)
-			fatalx(EX_OSERR, "out of memory");
-		return true;
-	}
-	return false;
+	return router_has_room(ctx);
 }
 
-static void input_close(struct input *in)
+static int sink_add(void *ctx, const struct record_line *line)
 {
-	record_reader_free(in->reader);
-	in->reader = NULL;
-	if (in->fd > STDIN_FILENO)
-		close(in->fd);
-	in->fd = -1;
+	return router_add(ctx, line);
 }
 
-/* Reads what is there, up to LINES_PER_TURN lines or until the router is
- * full. After a stop request only lines already buffered are taken: they
- * have left the pipe, so they must not be lost. Returns true when more
- * input is ready at once. */
-static bool read_some(struct input *in, struct router *r, size_t max_line, bool stopping,
-                      int *status)
-{
-	struct record_line line;
-
-	for (int n = 0; n < LINES_PER_TURN; n++) {
-		if (!in->reader && stopping) {
-			in->done = true; /* no new inputs after a stop request */
-			return false;
-		}
-		if (!in->reader && !input_open_next(in, max_line, status))
-			return false;
-		if (!router_has_room(r))
-			return false;
-		if (stopping && !record_reader_ready(in->reader)) {
-			input_close(in);
-			in->done = true;
-			return false;
-		}
-		int rc = record_reader_next(in->reader, &line);
-		if (rc < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-				return false;
-			log_warn("%s: read error", in->name);
-			*status = EX_IOERR;
-			rc = 0; /* on to the next input */
-		}
-		if (rc == 0) {
-			input_close(in);
-			if (stopping)
-				in->done = true;
-			continue;
-		}
-		if (record_line_blank(&line))
-			continue;
-		if (router_add(r, &line) < 0)
-			fatalx(EX_OSERR, "out of memory");
-	}
-	return true;
-}
-
-static bool can_read(const struct input *in, const struct router *r, const struct outbuf *ob)
+static bool can_read(const struct record_input *in, const struct router *r, const struct outbuf *ob)
 {
 	return !in->done && router_has_room(r) && outbuf_pending(ob) < MAX_OUTPUT_QUEUED;
 }
@@ -501,14 +396,14 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	make_nonblocking(STDIN_FILENO);
-	make_nonblocking(STDOUT_FILENO);
-	atexit(restore_flags);
+	stdio_make_nonblocking();
 
 	/* The loop: read what is there (once the queues of last resort are
 	 * known), let batches go, move finished records out, then wait for the
 	 * network, the input, the output or a signal. */
-	struct input in = {.names = argc ? argv : NULL, .count = argc, .fd = -1};
+	struct record_input in;
+	record_input_init(&in, argv, argc);
+	const struct record_sink sink = {sink_has_room, sink_add, r};
 	long interval = opt.stats_interval > 0 ? opt.stats_interval : opt.metrics_path ? 10 : 0;
 	double start = now_s(), next_stats = start + (double)interval;
 	bool more = true, abandoned = false;
@@ -527,7 +422,8 @@ int main(int argc, char **argv)
 		/* Input waits while the router is full or stdout is not keeping
 		 * up: memory stays bounded and the pressure goes back up the pipe. */
 		if (ready && can_read(&in, r, ob) && (more || stopping))
-			more = read_some(&in, r, (size_t)opt.max_line, stopping, &status);
+			more = record_input_read(&in, &sink, (size_t)opt.max_line, LINES_PER_TURN,
+			                         stopping, &status);
 		router_tick(r, in.done || stopping);
 		flush_output(r, ob);
 		if (in.done && router_idle(r))
@@ -567,8 +463,7 @@ int main(int argc, char **argv)
 	/* Shutdown: every outcome that happened is in the output queue; hand
 	 * it to stdout, blocking now, and check that it got there. */
 	flush_output(r, ob);
-	if (saved_flags[1] >= 0)
-		fcntl(STDOUT_FILENO, F_SETFL, saved_flags[1]);
+	stdout_make_blocking();
 	while (outbuf_pending(ob) > 0)
 		if (outbuf_drain(ob) < 0)
 			fatal(EX_IOERR, "write error");
