@@ -88,7 +88,7 @@ test: deps
 # Tests run JOBS at a time: most of a black-box test's time is spent
 # waiting on servers and timers, not on the CPU. Each has its own ports
 # and temporary folder.
-JOBS ?= 3
+JOBS ?= 2
 check: all
 	BUILD=$(abspath $(BUILD)) CMOCKA_MESSAGE_OUTPUT=TAP \
 	  prove -j$(JOBS) --exec '' --timer $(UNIT_BINS) $(sort $(wildcard tests/blackbox/*.t))

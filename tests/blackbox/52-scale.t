@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Two pipelines in one consumer group (two "machines"): Kafka splits the 4
 # partitions between them and together they process everything once. While
-# events are still arriving (4,000 trickled in over about 20 s), one is
+# events are still arriving (4,000 trickled in over about 32 s), one is
 # stopped with SIGTERM: it drains and leaves the group, the other takes over
 # its partitions and carries on to the end of every partition. Nothing is
 # lost: the table holds exactly the valid uids, each client queue exactly
@@ -36,8 +36,6 @@ split() {
 acked() { [ "$(kin_stat "$T/$1.err" acks periodic)" -gt 0 ] 2> /dev/null; }
 at_end() { [ "$(committed_of "$T/$1.err" periodic)" = "$ENDS" ]; }
 
-e2e_trickle "$T/want.events" 5 | "$PRODUCE" -b "$BOOT" -t stream_producer -k uid 2> "$T/produce.err" &
-PROD=$!
 for p in p1 p2; do
 	bg_start "$p" "$PIPELINE" -- -b "$BOOT" -G scale "${E2E_X[@]}" --stats-interval 1
 	eval "${p^^}=\$BG_PID"
@@ -45,6 +43,10 @@ done
 
 ok wait_for 60 split "the two pipelines split the four partitions between them"
 note "p1 holds $(holds p1), p2 holds $(holds p2)"
+# The stream starts once both hold partitions, so that a slow start on a
+# busy machine does not eat it before p1 is stopped.
+e2e_trickle "$T/want.events" 8 | "$PRODUCE" -b "$BOOT" -t stream_producer -k uid 2> "$T/produce.err" &
+PROD=$!
 ok wait_for 30 eval 'acked p1 && acked p2' "both process events (outcomes back at each)"
 
 sleep "$((RANDOM % 2)).$((RANDOM % 10))"
@@ -59,7 +61,7 @@ wait "$PROD"
 is "$?" 0 "kafka-produce: all $N events delivered"
 ENDS=$(e2e_topic stream_producer "$T/stream_producer.topic")
 is "$(lines "$T/stream_producer.topic")" "$N" "the topic holds all $N"
-ok wait_for 60 at_end p2 "p2 commits to the end of every partition ($ENDS)"
+ok wait_for 150 at_end p2 "p2 commits to the end of every partition ($ENDS)"
 stop_pid "$P2"
 is "$?" 0 "p2: SIGTERM, exit 0"
 
