@@ -144,17 +144,41 @@ async function main(argv) {
 	case 'ddb-count':
 	case 'ddb-scan': {
 		if (args.length !== 1) die(64, `usage: ${cmd} TABLE`);
-		let n = 0, start;
-		do {
-			const req = { TableName: args[0] };
-			if (cmd === 'ddb-count') req.Select = 'COUNT';
-			if (start) req.ExclusiveStartKey = start;
-			const r = await ok('dynamodb', 'Scan', req);
-			n += r.Count;
-			if (cmd === 'ddb-scan') for (const it of r.Items) await out(JSON.stringify(it) + '\n');
-			start = r.LastEvaluatedKey;
-		} while (start);
-		if (cmd === 'ddb-count') await out(`${n}\n`);
+		// pass(limit, each): one paginated Scan; returns the count
+		const pass = async (limit, each) => {
+			let n = 0, start;
+			do {
+				const req = { TableName: args[0] };
+				if (!each) req.Select = 'COUNT';
+				if (limit) req.Limit = limit;
+				if (start) req.ExclusiveStartKey = start;
+				const r = await ok('dynamodb', 'Scan', req);
+				n += r.Count;
+				if (each) for (const it of r.Items) each(it);
+				start = r.LastEvaluatedKey;
+			} while (start);
+			return n;
+		};
+		if (cmd === 'ddb-count') {
+			await out(`${await pass(0, null)}\n`);
+			return 0;
+		}
+		// dynalite's paginated Scan of items now and then leaves some out at
+		// page boundaries when busy (its COUNT scans do not): passes with
+		// other page sizes are added until the union holds as many items as
+		// the count says.
+		const items = new Map();
+		const keep = (it) => items.set(JSON.stringify(it.UUID ?? it), it);
+		const want = await pass(0, null);
+		let passes = 0;
+		for (const limit of [0, 97, 331, 1009, 53, 0]) {
+			await pass(limit, keep);
+			passes++;
+			if (items.size >= want) break;
+		}
+		if (passes > 1)
+			process.stderr.write(`aws.mjs: ddb-scan: Scan left items out; ${passes} passes found ${items.size} of ${want}\n`);
+		for (const it of items.values()) await out(JSON.stringify(it) + '\n');
 		return 0;
 	}
 	case 'sqs-url':
