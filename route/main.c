@@ -479,6 +479,15 @@ int main(int argc, char **argv)
 		          "(not acknowledged)", held, held == 1 ? "" : "s");
 		status = EX_TEMPFAIL;
 	}
+	if (router_fatal(r)) {
+		/* Requests still out (a lookup sent beside the one that failed)
+		 * own their callback's context: let them end, briefly, so nothing
+		 * is left behind. */
+		double until = now_s() + 2.0;
+		while (awsreq_pending(client) > 0 && now_s() < until)
+			if (awsreq_wait(client, NULL, 0, 100, errstr, sizeof(errstr)) < 0)
+				break;
+	}
 	struct router_stats rstats = *router_stats(r);
 	struct awsreq_stats astats = *awsreq_stats(client);
 	awsreq_client_free(client); /* no callback may run into a freed router */
