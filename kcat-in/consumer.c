@@ -102,6 +102,8 @@ void kin_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		 * commit librdkafka makes on revoke carries it; outcomes that come
 		 * back later are for records the new owner delivers again. */
 		size_t dropped = 0;
+		/* asked before unassigning, which clears it */
+		bool lost = err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && rd_kafka_assignment_lost(rk);
 		if (k->acks && !k->acks_eof && kin_read_acks(k) < 0)
 			log_warn("acks: read error");
 		kin_store(k);
@@ -117,7 +119,7 @@ void kin_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			error = rd_kafka_incremental_unassign(rk, parts);
 		else
 			aerr = rd_kafka_assign(rk, NULL);
-		if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && rd_kafka_assignment_lost(rk))
+		if (lost)
 			log_warnx("assignment lost: %s", names);
 		else if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
 			log_warnx("rebalance failed (%s): dropping %s", rd_kafka_err2str(err), names);

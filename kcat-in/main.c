@@ -34,6 +34,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "consumer.h"
+#include "input.h"
 #include "jsonarena.h"
 #include "log.h"
 #include "metrics.h"
@@ -418,6 +419,7 @@ int main(int argc, char **argv)
 	}
 	if (ack_fd >= 0) {
 		ack_flags = set_nonblock(ack_fd);
+		pipe_widen(ack_fd);
 		/* outcome lines carry what later stages added: allow for it */
 		k.acks = record_reader_new(ack_fd, o.max_line * 2 + 65536);
 		k.with_acks = true;
@@ -451,6 +453,7 @@ int main(int argc, char **argv)
 	if (fstat(STDOUT_FILENO, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
 		out_flags = set_nonblock(STDOUT_FILENO);
 		out_nonblock = true;
+		pipe_widen(STDOUT_FILENO);
 	}
 	long interval_s = o.stats_s ? o.stats_s : o.metrics_path ? 10 : 0;
 	if (interval_s)

@@ -1,4 +1,5 @@
 /* See input.h. */
+#define _GNU_SOURCE /* F_SETPIPE_SZ */
 #include "input.h"
 
 #include <errno.h>
@@ -129,4 +130,12 @@ void stdout_make_blocking(void)
 {
 	if (saved_flags[STDOUT_FILENO] >= 0)
 		fcntl(STDOUT_FILENO, F_SETFL, saved_flags[STDOUT_FILENO]);
+}
+
+void pipe_widen(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+		(void)fcntl(fd, F_SETPIPE_SZ, 1 << 20);
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonscan.h"
 #include "log.h"
 #include "utf8.h"
 
@@ -23,15 +24,41 @@
 /* Room for the member with the longest topic, fully escaped. */
 #define SRC_TEXT_MAX (KAFKA_SRC_TOPIC_MAX * 6 + 96)
 
-static size_t src_text(char *buf, size_t size, const struct kafka_src *src)
+/* Decimal digits of v at the end of buf[0..24); returns where they start. */
+static char *decimal(char *buf_end, unsigned long long v)
 {
-	char topic[KAFKA_SRC_TOPIC_MAX * 6 + 1];
-	int n;
+	char *p = buf_end;
+	do
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
+	return p;
+}
 
-	log_json_escape(topic, sizeof(topic), src->topic);
-	n = snprintf(buf, size, "\"_src\":{\"topic\":\"%s\",\"partition\":%ld,\"offset\":%lld}", topic,
-	             (long)src->partition, (long long)src->offset);
-	return n < 0 ? 0 : (size_t)n;
+/* "_src":{…} for src, in buf (SRC_TEXT_MAX bytes); returns its length.
+ * Made for every message, so without printf. */
+static size_t src_text(char *buf, const struct kafka_src *src)
+{
+	char digits[24], *d, *p = buf;
+	size_t n;
+
+	memcpy(p, "\"_src\":{\"topic\":\"", 17);
+	p += 17;
+	p += log_json_escape(p, KAFKA_SRC_TOPIC_MAX * 6 + 1, src->topic);
+	memcpy(p, "\",\"partition\":", 14);
+	p += 14;
+	d = decimal(digits + sizeof(digits), (unsigned long long)(src->partition < 0 ? 0 : src->partition));
+	n = (size_t)(digits + sizeof(digits) - d);
+	memcpy(p, d, n);
+	p += n;
+	memcpy(p, ",\"offset\":", 10);
+	p += 10;
+	d = decimal(digits + sizeof(digits), (unsigned long long)(src->offset < 0 ? 0 : src->offset));
+	n = (size_t)(digits + sizeof(digits) - d);
+	memcpy(p, d, n);
+	p += n;
+	*p++ = '}';
+	*p = '\0';
+	return (size_t)(p - buf);
 }
 
 static bool json_space(char c)
@@ -133,11 +160,29 @@ static int write_compacted(FILE *out, cJSON *obj, const struct kafka_src *src, c
 	return rc;
 }
 
+/* The object payload[b..e) (e - 1 its closing brace) with "_src" spliced
+ * in before that brace. */
+static int write_kept(FILE *out, const char *payload, size_t len, size_t b, size_t e,
+                      bool members, const char *srcm, size_t srclen, size_t max_line,
+                      enum kafka_src_shape *shape)
+{
+	if ((e - b - 1) + members + srclen + 1 > max_line) {
+		*shape = KAFKA_SRC_TRUNCATED;
+		return write_truncated(out, payload, len, srcm, max_line);
+	}
+	*shape = KAFKA_SRC_KEPT;
+	if (fwrite(payload + b, 1, e - b - 1, out) != e - b - 1 || (members && putc(',', out) == EOF) ||
+	    fwrite(srcm, 1, srclen, out) != srclen || fputs("}\n", out) == EOF)
+		return -1;
+	return 0;
+}
+
 int kafka_src_write(FILE *out, const char *payload, size_t len, const struct kafka_src *src,
                     size_t max_line, enum kafka_src_shape *shape)
 {
 	char srcm[SRC_TEXT_MAX], reason[256];
-	size_t srclen = src_text(srcm, sizeof(srcm), src);
+	size_t srclen = src_text(srcm, src);
+	struct json_scan scan;
 	enum record_fault fault;
 	int rc;
 
@@ -147,6 +192,11 @@ int kafka_src_write(FILE *out, const char *payload, size_t len, const struct kaf
 		*shape = KAFKA_SRC_TRUNCATED;
 		return write_truncated(out, payload, len, srcm, max_line);
 	}
+
+	/* The common case, decided without building a tree. */
+	if (json_scan(payload, len, &scan) && scan.object && !scan.src && !scan.multiline)
+		return write_kept(out, payload, len, scan.begin, scan.end, scan.members, srcm, srclen,
+		                  max_line, shape);
 
 	struct record_line line = {.data = payload, .len = len};
 	cJSON *obj = record_parse(&line, true, &fault, reason, sizeof(reason));
@@ -165,19 +215,9 @@ int kafka_src_write(FILE *out, const char *payload, size_t len, const struct kaf
 		cJSON_Delete(obj);
 		return rc;
 	}
-
-	/* payload[e - 1] is the object's closing brace: splice "_src" in. */
 	bool members = obj->child != NULL;
 	cJSON_Delete(obj);
-	if ((e - b - 1) + members + srclen + 1 > max_line) {
-		*shape = KAFKA_SRC_TRUNCATED;
-		return write_truncated(out, payload, len, srcm, max_line);
-	}
-	*shape = KAFKA_SRC_KEPT;
-	if (fwrite(payload + b, 1, e - b - 1, out) != e - b - 1 || (members && putc(',', out) == EOF) ||
-	    fwrite(srcm, 1, srclen, out) != srclen || fputs("}\n", out) == EOF)
-		return -1;
-	return 0;
+	return write_kept(out, payload, len, b, e, members, srcm, srclen, max_line, shape);
 }
 
 /* A JSON number that is a whole number from lo to hi. */
@@ -187,16 +227,9 @@ static bool whole_number(const cJSON *v, double lo, double hi)
 	       floor(v->valuedouble) == v->valuedouble;
 }
 
-int kafka_src_parse(const struct record_line *line, struct kafka_src *src, char *errstr,
-                    size_t errstr_size)
+/* The "_src" value s checked and copied into *src. */
+static int src_from_json(const cJSON *s, struct kafka_src *src, char *errstr, size_t errstr_size)
 {
-	enum record_fault fault;
-	cJSON *obj = record_parse(line, true, &fault, errstr, errstr_size);
-	int rc = -1;
-
-	if (!obj)
-		return -1;
-	const cJSON *s = cJSON_GetObjectItemCaseSensitive(obj, "_src");
 	const cJSON *topic = cJSON_GetObjectItemCaseSensitive(s, "topic");
 	const cJSON *partition = cJSON_GetObjectItemCaseSensitive(s, "partition");
 	const cJSON *offset = cJSON_GetObjectItemCaseSensitive(s, "offset");
@@ -217,8 +250,121 @@ int kafka_src_parse(const struct record_line *line, struct kafka_src *src, char 
 		strcpy(src->topic, topic->valuestring);
 		src->partition = (int32_t)partition->valuedouble;
 		src->offset = (int64_t)offset->valuedouble;
-		rc = 0;
+		return 0;
 	}
+	return -1;
+}
+
+/* A whole number of plain digits at *p, at most max; advances *p. */
+static bool plain_whole(const char **p, const char *end, int64_t max, int64_t *out)
+{
+	int64_t v = 0;
+	const char *q = *p;
+
+	if (q == end || *q < '0' || *q > '9')
+		return false;
+	for (; q < end && *q >= '0' && *q <= '9'; q++) {
+		if (v > (max - (*q - '0')) / 10)
+			return false;
+		v = v * 10 + (*q - '0');
+	}
+	if (q < end && (*q == '.' || *q == 'e' || *q == 'E'))
+		return false;
+	*p = q;
+	*out = v;
+	return true;
+}
+
+/* "_src" read without cJSON, for the shape kcat-in writes: the three
+ * members once each, in any order, whole numbers in plain digits, a topic
+ * without escapes. s[0..len) is a JSON value json_scan() has checked. True
+ * when it was in that shape and *src is filled; false sends the caller to
+ * cJSON, which also words the reason when something is wrong. */
+static bool src_plain(const char *s, size_t len, struct kafka_src *src)
+{
+	const char *p = s, *end = s + len;
+	bool topic = false, partition = false, offset = false;
+	int64_t v;
+
+	if (p == end || *p++ != '{')
+		return false;
+	for (;;) {
+		while (p < end && json_space(*p))
+			p++;
+		if (p == end || *p++ != '"')
+			return false;
+		const char *name = p;
+		while (p < end && *p != '"' && *p != '\\')
+			p++;
+		if (p == end || *p != '"')
+			return false;
+		size_t n = (size_t)(p++ - name);
+		while (p < end && (json_space(*p) || *p == ':'))
+			p++;
+		if (n == 5 && memcmp(name, "topic", 5) == 0 && !topic) {
+			const char *t = p + 1;
+			if (p == end || *p != '"')
+				return false;
+			for (p = t; p < end && *p != '"' && *p != '\\';)
+				p++;
+			if (p == end || *p != '"' || p == t || p - t > KAFKA_SRC_TOPIC_MAX)
+				return false;
+			memcpy(src->topic, t, (size_t)(p - t));
+			src->topic[p - t] = '\0';
+			p++;
+			topic = true;
+		} else if (n == 9 && memcmp(name, "partition", 9) == 0 && !partition) {
+			if (!plain_whole(&p, end, INT32_MAX, &v))
+				return false;
+			src->partition = (int32_t)v;
+			partition = true;
+		} else if (n == 6 && memcmp(name, "offset", 6) == 0 && !offset) {
+			/* 2^53: the largest whole number a JSON reader keeps exactly */
+			if (!plain_whole(&p, end, 9007199254740992LL, &v))
+				return false;
+			src->offset = v;
+			offset = true;
+		} else {
+			return false;
+		}
+		while (p < end && json_space(*p))
+			p++;
+		if (p < end && *p == ',') {
+			p++;
+			continue;
+		}
+		return p < end && *p == '}' && topic && partition && offset;
+	}
+}
+
+int kafka_src_parse(const struct record_line *line, struct kafka_src *src, char *errstr,
+                    size_t errstr_size)
+{
+	struct json_scan scan;
+	enum record_fault fault;
+	cJSON *obj;
+	int rc;
+
+	/* The common case: a valid object, of which only "_src" is read. */
+	if (!line->too_long && json_scan(line->data, line->len, &scan) && scan.object) {
+		if (!scan.src)
+			return src_from_json(NULL, src, errstr, errstr_size);
+		if (src_plain(line->data + scan.src_begin, scan.src_end - scan.src_begin, src))
+			return 0;
+		obj = cJSON_ParseWithLength(line->data + scan.src_begin, scan.src_end - scan.src_begin);
+		if (!obj) { /* it was checked, so only memory can be short */
+			snprintf(errstr, errstr_size, "out of memory");
+			return -1;
+		}
+		rc = src_from_json(obj, src, errstr, errstr_size);
+		cJSON_Delete(obj);
+		return rc;
+	}
+
+	obj = record_parse(line, true, &fault, errstr, errstr_size);
+	if (!obj)
+		return -1;
+	rc = src_from_json(cJSON_GetObjectItemCaseSensitive(obj, "_src"), src, errstr, errstr_size);
 	cJSON_Delete(obj);
 	return rc;
 }

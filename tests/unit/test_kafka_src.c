@@ -216,7 +216,38 @@ static void test_parse_outcome_lines(void **state)
 	BAD("{\"_src\":{\"topic\":\"t\",\"partition\":1,\"offset\":-3}}", "_src.offset");
 	BAD("{\"_src\":{\"topic\":\"t\",\"partition\":1,\"offset\":1e300}}", "_src.offset");
 	BAD("{\"_src\":{\"topic\":\"t\",\"partition\":1}}", "_src.offset");
+	BAD("{\"_src\":{\"topic\":\"t\",\"partition\":1,\"offset\":9007199254740994}}", "_src.offset");
+	BAD("{\"_src\":{\"topic\":\"t\",\"partition\":2147483648,\"offset\":1}}", "_src.partition");
 #undef BAD
+}
+
+/* Outcome lines whose "_src" is not in the shape kcat-in writes take the
+ * cJSON path, and read the same. */
+static void test_parse_src_in_other_shapes(void **state)
+{
+	(void)state;
+	static const char *lines[] = {
+		"{\"_src\":{\"topic\":\"t\",\"partition\":7,\"offset\":42}}", /* kcat-in's own */
+		"{\"_src\":{\"offset\":42,\"topic\":\"t\",\"partition\":7}}", /* reordered */
+		"{\"_src\" : { \"topic\" : \"t\" , \"partition\" : 7 , \"offset\" : 42 } }",
+		"{\"_src\":{\"topic\":\"\\u0074\",\"partition\":7,\"offset\":42}}", /* an escape */
+		"{\"_src\":{\"topic\":\"t\",\"partition\":7.0,\"offset\":4.2e1}}",  /* not plain digits */
+		"{\"_src\":{\"topic\":\"t\",\"partition\":7,\"offset\":42,\"extra\":[1]}}",
+		"{\"_src\":{\"topic\":\"t\",\"partition\":7,\"offset\":42,\"offset\":9}}", /* first wins */
+		"{\"a\":{\"_src\":0},\"_src\":{\"topic\":\"t\",\"partition\":7,\"offset\":42},\"_src\":1}",
+		"{\"_src\":{\"topic\":\"t\",\"partition\":7,\"offset\":42},\"n\":01}", /* cJSON-only JSON */
+	};
+	struct kafka_src s;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(*lines); i++) {
+		memset(&s, 0, sizeof(s));
+		err[0] = '\0';
+		assert_int_equal(parse(lines[i], &s, err, sizeof(err)), 0);
+		assert_string_equal(s.topic, "t");
+		assert_int_equal(s.partition, 7);
+		assert_int_equal(s.offset, 42);
+	}
 }
 
 static void test_outbuf_through_a_full_pipe(void **state)
@@ -280,6 +311,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_output_parses_and_round_trips),
 		cmocka_unit_test(test_parse_outcome_lines),
+		cmocka_unit_test(test_parse_src_in_other_shapes),
 		cmocka_unit_test(test_outbuf_through_a_full_pipe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,302 @@
+/* One pass over the bytes, with the open brackets on a small stack: no
+ * allocation, no tree. See jsonscan.h for what a "yes" promises. */
+#include "jsonscan.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "record.h"
+
+/* cJSON copies a number into a 64-byte buffer before strtod(): a longer one
+ * fails there, so it is not vouched for. */
+#define CJSON_NUMBER_MAX 63
+
+typedef const unsigned char *cursor;
+
+static bool digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Blanks; a line break among them is noted, since a record must be one line. */
+static cursor blanks(cursor p, cursor end, bool *line_break)
+{
+	for (; p < end; p++) {
+		if (*p == '\n' || *p == '\r')
+			*line_break = true;
+		else if (*p != ' ' && *p != '\t')
+			break;
+	}
+	return p;
+}
+
+/* The length of a well-formed UTF-8 sequence (RFC 3629) starting at p, or 0. */
+static size_t utf8_sequence(cursor p, cursor end)
+{
+	unsigned char c = p[0];
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xBF; /* the range of the second byte */
+
+	if (c >= 0xC2 && c <= 0xDF)
+		n = 2;
+	else if (c >= 0xE0 && c <= 0xEF) {
+		n = 3;
+		if (c == 0xE0)
+			lo = 0xA0; /* overlong */
+		else if (c == 0xED)
+			hi = 0x9F; /* surrogates */
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 4;
+		if (c == 0xF0)
+			lo = 0x90; /* overlong */
+		else if (c == 0xF4)
+			hi = 0x8F; /* above U+10FFFF */
+	} else
+		return 0;
+	if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* Eight bytes at a time: which of them need a closer look (a quote, a
+ * backslash, a control byte, or a byte of a multi-byte UTF-8 sequence)?
+ * Payloads are mostly plain ASCII text, and this is where kcat-in spends
+ * its time. The classic bit tricks, "a byte below n" and "a byte equal to
+ * c": the result has the high bit set in every such byte, and perhaps in
+ * some bytes after the first one (a borrow), but never before it, so the
+ * lowest one found is exact. */
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+static uint64_t special_bytes(cursor p)
+{
+	uint64_t x, quote, slash;
+
+	memcpy(&x, p, 8);
+	quote = x ^ (ONES * '"');
+	slash = x ^ (ONES * '\\');
+	return ((x - ONES * 0x20) | ((quote - ONES) & ~quote) | ((slash - ONES) & ~slash) | x) & HIGHS;
+}
+
+/* The index of the first flagged byte of a non-zero special_bytes(). */
+static size_t first_special(uint64_t flags)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return (size_t)__builtin_clzll(flags) / 8;
+#else
+	return (size_t)__builtin_ctzll(flags) / 8;
+#endif
+}
+
+static bool plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/* A string starting at its opening quote; returns the byte after the closing
+ * one, or NULL. *escaped tells whether it held a backslash. */
+static cursor string(cursor p, cursor end, bool *escaped)
+{
+	for (p++;;) {
+		uint64_t flags = 0;
+		while (end - p >= 8 && !(flags = special_bytes(p)))
+			p += 8;
+		if (flags)
+			p += first_special(flags);
+		else
+			while (p < end && plain(*p))
+				p++;
+		if (p == end)
+			return NULL;
+
+		unsigned char c = *p;
+		if (c == '"')
+			return p + 1;
+		if (c == '\\') {
+			*escaped = true;
+			if (end - p < 2)
+				return NULL;
+			if (p[1] == 'u') {
+				unsigned code = 0;
+				if (end - p < 6)
+					return NULL;
+				for (int i = 2; i < 6; i++) {
+					int h = hexval(p[i]);
+					if (h < 0)
+						return NULL;
+					code = code << 4 | (unsigned)h;
+				}
+				/* cJSON insists that surrogates come in proper pairs;
+				 * the RFC does not: leave these to record_parse */
+				if (code >= 0xD800 && code <= 0xDFFF)
+					return NULL;
+				p += 6;
+			} else if (p[1] && strchr("\"\\/bfnrt", p[1])) {
+				p += 2;
+			} else {
+				return NULL;
+			}
+		} else if (c < 0x20) {
+			return NULL; /* a raw control byte, NUL included */
+		} else {
+			size_t n = utf8_sequence(p, end);
+			if (!n)
+				return NULL;
+			p += n;
+		}
+	}
+}
+
+/* A number by the RFC's grammar; returns the byte after it, or NULL. */
+static cursor number(cursor p, cursor end)
+{
+	cursor start = p;
+
+	if (p < end && *p == '-')
+		p++;
+	if (p < end && *p == '0')
+		p++;
+	else if (p < end && *p >= '1' && *p <= '9')
+		while (p < end && digit(*p))
+			p++;
+	else
+		return NULL;
+	if (p < end && *p == '.') {
+		if (++p == end || !digit(*p))
+			return NULL;
+		while (p < end && digit(*p))
+			p++;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		if (++p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p == end || !digit(*p))
+			return NULL;
+		while (p < end && digit(*p))
+			p++;
+	}
+	return p - start <= CJSON_NUMBER_MAX ? p : NULL;
+}
+
+static cursor literal(cursor p, cursor end, const char *word, size_t n)
+{
+	return (size_t)(end - p) >= n && memcmp(p, word, n) == 0 ? p + n : NULL;
+}
+
+bool json_scan(const char *s, size_t len, struct json_scan *scan)
+{
+	cursor base = (cursor)s, p = base, end = base + len;
+	unsigned char open[RECORD_MAX_DEPTH]; /* '{' or '[' per level */
+	size_t depth = 0;
+	bool src_next = false, ignored = false;
+
+	memset(scan, 0, sizeof(*scan));
+	p = blanks(p, end, &ignored);
+	scan->begin = (size_t)(p - base);
+
+value: /* a value starts at p */
+	if (p == end)
+		return false;
+	switch (*p) {
+	case '{':
+	case '[':
+		if (depth == RECORD_MAX_DEPTH)
+			return false;
+		if (depth == 0 && *p == '{')
+			scan->object = true;
+		open[depth++] = *p++;
+		p = blanks(p, end, &scan->multiline);
+		if (p < end && *p == (open[depth - 1] == '{' ? '}' : ']')) {
+			p++;
+			depth--;
+			goto after;
+		}
+		if (open[depth - 1] == '{')
+			goto name;
+		goto value;
+	case '"': {
+		bool escaped = false;
+		p = string(p, end, &escaped);
+		break;
+	}
+	case 't':
+		p = literal(p, end, "true", 4);
+		break;
+	case 'f':
+		p = literal(p, end, "false", 5);
+		break;
+	case 'n':
+		p = literal(p, end, "null", 4);
+		break;
+	default:
+		p = number(p, end);
+	}
+	if (!p)
+		return false;
+	goto after;
+
+name: /* a member's name starts at p */
+	if (p == end || *p != '"')
+		return false;
+	{
+		cursor at = p;
+		bool escaped = false;
+		p = string(p, end, &escaped);
+		if (!p)
+			return false;
+		if (depth == 1) {
+			/* "\u005fsrc" is "_src" too; rare enough not to decode here */
+			if (escaped)
+				return false;
+			scan->members = true;
+			src_next = !scan->src && p - at == 6 && memcmp(at, "\"_src\"", 6) == 0;
+		}
+	}
+	p = blanks(p, end, &scan->multiline);
+	if (p == end || *p != ':')
+		return false;
+	p = blanks(p + 1, end, &scan->multiline);
+	if (src_next && depth == 1)
+		scan->src_begin = (size_t)(p - base);
+	goto value;
+
+after: /* a value ended just before p */
+	if (src_next && depth == 1) {
+		scan->src = true;
+		scan->src_end = (size_t)(p - base);
+		src_next = false;
+	}
+	if (depth == 0) {
+		scan->end = (size_t)(p - base);
+		return blanks(p, end, &ignored) == end;
+	}
+	p = blanks(p, end, &scan->multiline);
+	if (p == end)
+		return false;
+	if (*p == ',') {
+		p = blanks(p + 1, end, &scan->multiline);
+		if (open[depth - 1] == '{')
+			goto name;
+		goto value;
+	}
+	if (*p == (open[depth - 1] == '{' ? '}' : ']')) {
+		p++;
+		depth--;
+		goto after;
+	}
+	return false;
+}
