@@ -9,6 +9,20 @@
  * Diagnostics go to stderr. Exit: 0 after a signal, 64 usage, 70 the mock
  * cluster could not be created, 74 the address could not be written.
  *
+ * A broker outage on demand, for tests: SIGUSR1 takes every broker down,
+ * SIGUSR2 brings them back up, and each change is announced on stderr
+ * ("kafka-mock: brokers down" / "kafka-mock: brokers up") once it has taken
+ * effect; a signal asking for the state already in force says nothing. In
+ * librdkafka 2.0.2, rd_kafka_mock_broker_set_down() closes the brokers'
+ * connections and their listening sockets (a new connection is refused, as
+ * with a broker process gone) and set_up listens again on the same port.
+ * The topics, their messages and the groups' committed offsets stay in
+ * this process's memory meanwhile, which a restart could not offer; the
+ * mock's group coordinator keeps its clock, so members whose session runs
+ * out during the outage are expired (docs/kafka.md, "A broker outage").
+ * Standard signals do not queue: send one, wait for its line, then the
+ * next.
+ *
  * The mock keeps only about 5 MB of messages per partition (older ones are
  * dropped) and has no admin API: size tests for that, produce with
  * compression, or use more partitions (docs/kafka.md).
@@ -30,6 +44,10 @@
 #define MAX_TOPICS 64
 
 static volatile sig_atomic_t stop_requested;
+/* What the last SIGUSR1 (0) or SIGUSR2 (1) asked for; -1: nothing yet. The
+ * handler only records it: the mock API takes locks and waits for the
+ * cluster's thread, which a signal handler must not do. */
+static volatile sig_atomic_t want_up = -1;
 
 static void usage(FILE *f)
 {
@@ -47,6 +65,12 @@ static void usage(FILE *f)
 	        "  -h, --help                this text\n"
 	        "  -V, --version             print the version\n"
 	        "\n"
+	        "Signals: SIGUSR1 takes every broker down (connections closed, new ones\n"
+	        "refused), SIGUSR2 brings them back up on the same ports; topics, messages and\n"
+	        "committed offsets are kept. Each change is announced on stderr (\"kafka-mock:\n"
+	        "brokers down\", \"kafka-mock: brokers up\") once made: wait for it before\n"
+	        "sending the next signal (signals sent together may merge).\n"
+	        "\n"
 	        "Limits of the mock: about 5 MB of messages kept per partition (older ones are\n"
 	        "dropped); no admin API; no persistence across restarts.\n"
 	        "Exit: 0 after SIGTERM/SIGINT, 64 usage, 70 the cluster could not be created,\n"
@@ -55,8 +79,12 @@ static void usage(FILE *f)
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_requested = 1;
+	if (sig == SIGUSR1)
+		want_up = 0;
+	else if (sig == SIGUSR2)
+		want_up = 1;
+	else
+		stop_requested = 1;
 }
 
 static long parse_range(const char *opt, const char *s, long lo, long hi)
@@ -138,6 +166,8 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* Blocked until the wait below: the broker threads inherit the mask, so
 	 * the signal can only arrive in sigsuspend. */
@@ -145,6 +175,8 @@ int main(int argc, char **argv)
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &block, &old);
 
 	/* The mock cluster lives inside a client handle; a producer is the
@@ -174,8 +206,23 @@ int main(int argc, char **argv)
 		log_info("%d broker(s), %d topic(s) of %d partitions at %s", brokers, ntopics, partitions,
 		         rd_kafka_mock_cluster_bootstraps(mc));
 
-	while (!stop_requested)
-		sigsuspend(&old); /* the brokers run on librdkafka's threads */
+	/* The brokers run on librdkafka's threads; this one only acts on
+	 * signals. The signals stay blocked outside sigsuspend, so want_up
+	 * cannot change between the check and the call. */
+	int up = 1;
+	while (!stop_requested) {
+		if (want_up >= 0 && want_up != up) {
+			up = want_up;
+			rd_kafka_resp_err_t err = up ? rd_kafka_mock_broker_set_up(mc, -1)
+			                             : rd_kafka_mock_broker_set_down(mc, -1);
+			if (err)
+				log_warnx("cannot bring the brokers %s: %s", up ? "up" : "down",
+				          rd_kafka_err2str(err));
+			else
+				log_info("brokers %s", up ? "up" : "down");
+		}
+		sigsuspend(&old);
+	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 
 	rd_kafka_mock_cluster_destroy(mc);

@@ -1,5 +1,5 @@
-# Helpers of the end-to-end tests (tests/blackbox/5*.t), sourced after
-# tests/lib.sh (TAP, $T, processes, stand-ins):
+# Helpers of the end-to-end tests (tests/blackbox/5*.t, 81-kafka-outage.t),
+# sourced after tests/lib.sh (TAP, $T, processes, stand-ins):
 #
 #   e2e_kafka [kafka-mock options]   a mock cluster; sets BOOT
 #   e2e_events PREFIX N SEED         N events (1% broken) into PREFIX.events,

@@ -9,8 +9,8 @@
 # memory, so stopping it would lose them; that would test fauxqs, not us).
 # After recovery: every valid event stored once and in its client's queue
 # once, the invalid ones in the DLQ once, retry.fifo empty, offsets committed
-# to the end. The Kafka mock cannot be restarted with its topic's contents
-# (it keeps them in memory); a broker outage is not covered here.
+# to the end. A Kafka broker outage is 81-kafka-outage.t's (kafka-mock
+# takes its brokers down and up on signals, keeping the topic in memory).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
