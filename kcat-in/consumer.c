@@ -215,7 +215,11 @@ static int write_record(struct kin *k, rd_kafka_message_t *m)
 	const char *topic = rd_kafka_topic_name(m->rkt);
 	enum offtrack_result r;
 
-	snprintf(src.topic, sizeof(src.topic), "%s", topic);
+	size_t tlen = strlen(topic); /* librdkafka refuses names over Kafka's limit */
+	if (tlen >= sizeof(src.topic))
+		tlen = sizeof(src.topic) - 1;
+	memcpy(src.topic, topic, tlen);
+	src.topic[tlen] = '\0';
 	src.partition = m->partition;
 	src.offset = m->offset;
 	jsonarena_begin(); /* the payload's tree lives for this call only */

@@ -13,7 +13,7 @@
  *
  * Exit: 0 after SIGTERM/SIGINT or with -e at the end, 64 usage, 66 the ack
  * input cannot be opened, 69 no broker answered at start or the cluster
- * refused us, 70 out of memory, 74 stdout or the ack input failed (EPIPE
+ * refused us, 71 out of memory, 74 stdout or the ack input failed (EPIPE
  * included, or the ack input ended while running), 78 a bad -X property.
  */
 #define _GNU_SOURCE /* pipe2, ppoll */
@@ -33,6 +33,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "cli.h"
 #include "consumer.h"
 #include "input.h"
 #include "jsonarena.h"
@@ -111,7 +112,7 @@ static void usage(FILE *f)
 	        "auto.commit.interval.ms=1000, queued.min.messages=1000000, client.id=kcat-in.\n"
 	        "A final synchronous commit is made at exit, then the consumer leaves the group.\n"
 	        "Exit: 0 done, 64 usage, 66 ack input not found, 69 brokers unreachable or\n"
-	        "refused us, 70 out of memory, 74 I/O error on stdout or the ack input (or the\n"
+	        "refused us, 71 out of memory, 74 I/O error on stdout or the ack input (or the\n"
 	        "ack input ended while running), 78 bad -X property.\n",
 	        RECORD_MAX_LINE_DEFAULT);
 }
@@ -122,32 +123,13 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-static long parse_range(const char *opt, const char *s, long lo, long hi)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(s, &end, 10);
-	if (errno || end == s || *end || n < lo || n > hi)
-		fatalx(EX_USAGE, "%s: '%s' is not a number from %ld to %ld", opt, s, lo, hi);
-	return n;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void conf_set(rd_kafka_conf_t *conf, const char *name, const char *value)
 {
 	char errstr[512];
 
 	if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
-		fatalx(EX_CONFIG, "%s=%s: %s", name, value, errstr);
+		/* the value is left out: it may be a password */
+		fatalx(EX_CONFIG, "-X %s: %s", name, errstr);
 }
 
 /* Non-blocking, so that a full pipe never stops the loop from reading acks;
@@ -193,16 +175,16 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->brokers = optarg;
 			break;
 		case 'C':
-			o->connect_s = parse_range("--connect-timeout", optarg, 1, 3600);
+			o->connect_s = cli_number("--connect-timeout", optarg, 1, 3600);
 			break;
 		case 'D':
-			o->drain_s = parse_range("--drain-timeout", optarg, 0, 3600);
+			o->drain_s = cli_number("--drain-timeout", optarg, 0, 3600);
 			break;
 		case 'e':
 			o->exit_eof = true;
 			break;
 		case 'F':
-			o->acks_fd = (int)parse_range("--acks-fd", optarg, 0, 1 << 20);
+			o->acks_fd = (int)cli_number("--acks-fd", optarg, 0, 1 << 20);
 			break;
 		case 'G':
 			o->group = optarg;
@@ -211,7 +193,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			usage(stdout);
 			exit(EX_OK);
 		case 'm':
-			o->max_line = (size_t)parse_range("--max-line", optarg, 256, 256L * 1024 * 1024);
+			o->max_line = (size_t)cli_number("--max-line", optarg, 256, 256L * 1024 * 1024);
 			break;
 		case 'o':
 			if (strcmp(optarg, "beginning") && strcmp(optarg, "end") && strcmp(optarg, "stored"))
@@ -219,7 +201,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->offset = optarg;
 			break;
 		case 'S':
-			o->stats_s = parse_range("--stats-interval", optarg, 0, 86400);
+			o->stats_s = cli_number("--stats-interval", optarg, 0, 86400);
 			break;
 		case 'P': {
 			char why[512];
@@ -245,7 +227,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 			exit(EX_OK);
 		case 'X':
 			if (!strchr(optarg, '=') || optarg[0] == '=')
-				fatalx(EX_USAGE, "-X: expected property=value, got '%s'", optarg);
+				/* not echoed: it may hold a password */
+				fatalx(EX_USAGE, "-X: expected property=value (%zu characters given, "
+				                 "no '=' after a name)", strlen(optarg));
 			if (o->nprops == MAX_PROPS)
 				fatalx(EX_USAGE, "-X: at most %d properties", MAX_PROPS);
 			o->props[o->nprops++] = optarg;
@@ -436,11 +420,11 @@ int main(int argc, char **argv)
 	k.exit_eof = o.exit_eof;
 	/* cJSON trees live for one message or one ack line: from an arena */
 	if (!jsonarena_install())
-		fatalx(EX_SOFTWARE, "out of memory");
+		fatalx(EX_OSERR, "out of memory");
 	k.track = offtrack_new();
 	k.out = outbuf_new(STDOUT_FILENO);
 	if (!k.track || !k.out || (ack_fd >= 0 && !k.acks))
-		fatalx(EX_SOFTWARE, "out of memory");
+		fatalx(EX_OSERR, "out of memory");
 	k.rk = make_consumer(&o, &k);
 	check_brokers(k.rk, &o);
 	subscribe(k.rk, &o);
@@ -457,7 +441,7 @@ int main(int argc, char **argv)
 	}
 	long interval_s = o.stats_s ? o.stats_s : o.metrics_path ? 10 : 0;
 	if (interval_s)
-		next_stats = now_ms() + interval_s * 1000;
+		next_stats = cli_now_ms() + interval_s * 1000;
 
 	/* The loop: consume, write, read acks, store; then wait for any of
 	 * them. Stopping is a phase of it (fetching off, stdout drained and
@@ -468,7 +452,7 @@ int main(int argc, char **argv)
 
 		if (stop_requested && !signalled) {
 			signalled = true;
-			deadline = now_ms() + o.drain_s * 1000;
+			deadline = cli_now_ms() + o.drain_s * 1000;
 		}
 		if (k.fatal && status == EX_OK)
 			status = k.fatal;
@@ -477,7 +461,7 @@ int main(int argc, char **argv)
 			k.fetching = false;
 			kin_pause(&k, true);
 			if (deadline < 0)
-				deadline = now_ms() + o.drain_s * 1000;
+				deadline = cli_now_ms() + o.drain_s * 1000;
 		}
 
 		char drain[64];
@@ -486,7 +470,7 @@ int main(int argc, char **argv)
 		int rc = kin_consume(&k, BATCH);
 		if (rc < 0) {
 			log_warn("queueing a record");
-			status = EX_SOFTWARE;
+			status = EX_OSERR;
 			continue;
 		}
 		/* consumer_poll() may serve an event and return nothing while
@@ -539,7 +523,7 @@ int main(int argc, char **argv)
 		}
 		kin_store(&k);
 
-		long long now = now_ms();
+		long long now = cli_now_ms();
 		if (interval_s && now >= next_stats) {
 			if (o.stats_s)
 				kin_stats(&k, "periodic");

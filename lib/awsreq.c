@@ -26,7 +26,12 @@
  *   backs off, so one throttled request does not stall the others.
  * - The SDKs' retry quota (a token bucket that stops retries when most
  *   requests fail) is left out: the attempt limit bounds the work, and the
- *   tools mark what could not be done instead of failing the process. */
+ *   tools mark what could not be done instead of failing the process.
+ * - Credentials or a signature refused once are refused for every request:
+ *   after the first such answer the client sends nothing more (see
+ *   awsreq.h). A tool holding thousands of records would otherwise send
+ *   each of its queued batches only to be refused again, hundreds of
+ *   signed requests with a key that is known to be bad. */
 #include "awsreq.h"
 
 #include <errno.h>
@@ -70,6 +75,11 @@ struct awsreq_client {
 	struct pending *wire;  /* on the wire, in no order */
 	struct awsreq_stats stats;
 	char user_agent[64];
+	/* The first refusal of the credentials (AWSREQ_AUTH): once set,
+	 * nothing more is sent. */
+	bool refused;
+	char refused_type[128];
+	char refused_summary[1024];
 };
 
 /* Error codes the SDKs treat as throttling. */
@@ -383,8 +393,19 @@ out:
 static void start_due(struct awsreq_client *c)
 {
 	uint64_t now = now_ms();
-	char errstr[256], what[128], summary[512];
+	char errstr[256], what[128], summary[1280];
 
+	/* Refused credentials: whatever waits ends now, due or not, with the
+	 * first refusal's reason. A callback may queue more; they end too. */
+	while (c->queue && c->refused) {
+		struct pending *p = c->queue;
+		c->queue = p->next;
+		p->next = NULL;
+		describe(p, what, sizeof(what));
+		snprintf(summary, sizeof(summary), "%s: not sent, the credentials were refused: %s", what,
+		         c->refused_summary);
+		complete(p, AWSREQ_AUTH, 0, NULL, 0, c->refused_type, "not sent", summary);
+	}
 	while (c->queue && c->inflight < c->max_inflight && c->queue->due_ms <= now) {
 		struct pending *p = c->queue;
 		c->queue = p->next;
@@ -451,6 +472,11 @@ static void on_response(void *arg, const struct http_response *resp)
 		snprintf(summary, sizeof(summary), "%s: HTTP %ld %s%s%s (after %d attempt%s)", what,
 		         resp->status, type, message[0] ? ": " : "", message, p->attempts,
 		         p->attempts == 1 ? "" : "s");
+	}
+	if (cls == AWSREQ_AUTH && !c->refused) {
+		c->refused = true;
+		snprintf(c->refused_type, sizeof(c->refused_type), "%s", type);
+		snprintf(c->refused_summary, sizeof(c->refused_summary), "%s", summary);
 	}
 	complete(p, cls, resp->status, resp->body, resp->body_len, type, message, summary);
 }

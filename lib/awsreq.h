@@ -77,7 +77,14 @@ void awsreq_client_free(struct awsreq_client *c);
  * one of max_inflight slots is free; requests start in the order they are
  * due). Takes ownership of body (malloc'ed; freed after done). done is
  * called exactly once, from awsreq_wait(), after retries. Returns 0, or -1
- * with errstr set (body freed, done not called). */
+ * with errstr set (body freed, done not called).
+ *
+ * Once an answer of class AWSREQ_AUTH has come back, the client sends
+ * nothing more: every request not yet on the wire, and every one submitted
+ * later, ends (from awsreq_wait(), at once, due or not) with AWSREQ_AUTH,
+ * status 0, the first refusal's error_type, error_message "not sent", and a
+ * summary "<what>: not sent, the credentials were refused: <the first
+ * refusal's summary>". Requests already on the wire end as they end. */
 int awsreq_submit(struct awsreq_client *c, const char *target, char *body, size_t body_len,
                   unsigned delay_ms, awsreq_done_fn *done, void *arg, char *errstr,
                   size_t errstr_size);

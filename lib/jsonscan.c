@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "hex.h"
 #include "record.h"
 
 /* cJSON copies a number into a 64-byte buffer before strtod(): a longer one
@@ -16,17 +17,6 @@ typedef const unsigned char *cursor;
 static bool digit(unsigned char c)
 {
 	return c >= '0' && c <= '9';
-}
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Blanks; a line break among them is noted, since a record must be one line. */
@@ -107,9 +97,48 @@ static bool plain(unsigned char c)
 	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
+/* The byte at p inside a string that is neither plain nor the closing
+ * quote: an escape, a control byte, or the start of a multi-byte UTF-8
+ * sequence. Returns the byte after it, or NULL. Out of line, so that the
+ * loop over plain bytes stays small. */
+static __attribute__((noinline)) cursor string_special(cursor p, cursor end, bool *escaped)
+{
+	unsigned char c = *p;
+
+	if (c == '\\') {
+		*escaped = true;
+		if (end - p < 2)
+			return NULL;
+		if (p[1] == 'u') {
+			unsigned code = 0;
+			if (end - p < 6)
+				return NULL;
+			for (int i = 2; i < 6; i++) {
+				int h = hex_value(p[i]);
+				if (h < 0)
+					return NULL;
+				code = code << 4 | (unsigned)h;
+			}
+			/* cJSON insists that surrogates come in proper pairs; the
+			 * RFC does not: leave these to record_parse */
+			if (code >= 0xD800 && code <= 0xDFFF)
+				return NULL;
+			return p + 6;
+		}
+		if (p[1] && strchr("\"\\/bfnrt", p[1]))
+			return p + 2;
+		return NULL;
+	}
+	if (c < 0x20)
+		return NULL; /* a raw control byte, NUL included */
+	size_t n = utf8_sequence(p, end);
+	return n ? p + n : NULL;
+}
+
 /* A string starting at its opening quote; returns the byte after the closing
- * one, or NULL. *escaped tells whether it held a backslash. */
-static cursor string(cursor p, cursor end, bool *escaped)
+ * one, or NULL. *escaped tells whether it held a backslash. Inlined: it is
+ * called for every name and most values, and most are short. */
+static inline __attribute__((always_inline)) cursor string(cursor p, cursor end, bool *escaped)
 {
 	for (p++;;) {
 		uint64_t flags = 0;
@@ -122,42 +151,11 @@ static cursor string(cursor p, cursor end, bool *escaped)
 				p++;
 		if (p == end)
 			return NULL;
-
-		unsigned char c = *p;
-		if (c == '"')
+		if (*p == '"')
 			return p + 1;
-		if (c == '\\') {
-			*escaped = true;
-			if (end - p < 2)
-				return NULL;
-			if (p[1] == 'u') {
-				unsigned code = 0;
-				if (end - p < 6)
-					return NULL;
-				for (int i = 2; i < 6; i++) {
-					int h = hexval(p[i]);
-					if (h < 0)
-						return NULL;
-					code = code << 4 | (unsigned)h;
-				}
-				/* cJSON insists that surrogates come in proper pairs;
-				 * the RFC does not: leave these to record_parse */
-				if (code >= 0xD800 && code <= 0xDFFF)
-					return NULL;
-				p += 6;
-			} else if (p[1] && strchr("\"\\/bfnrt", p[1])) {
-				p += 2;
-			} else {
-				return NULL;
-			}
-		} else if (c < 0x20) {
-			return NULL; /* a raw control byte, NUL included */
-		} else {
-			size_t n = utf8_sequence(p, end);
-			if (!n)
-				return NULL;
-			p += n;
-		}
+		p = string_special(p, end, escaped);
+		if (!p)
+			return NULL;
 	}
 }
 

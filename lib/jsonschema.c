@@ -59,6 +59,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "jsonschema_format.h"
 #include "jsonschema_meta.h"
 #include "jsonschema_regex.h"
@@ -521,17 +522,6 @@ static const cJSON *add_document(struct cc *c, cJSON *doc, const char *uri, size
 	return doc;
 }
 
-static int hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Decodes %XX escapes of s[0..n) into out (size n + 1): the decoded
  * length, or (size_t)-1 on a bad escape. */
 static size_t percent_decode(const char *s, size_t n, char *out)
@@ -540,7 +530,7 @@ static size_t percent_decode(const char *s, size_t n, char *out)
 
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '%') {
-			int h = i + 2 < n ? hexval(s[i + 1]) : -1, l = i + 2 < n ? hexval(s[i + 2]) : -1;
+			int h = i + 2 < n ? hex_value(s[i + 1]) : -1, l = i + 2 < n ? hex_value(s[i + 2]) : -1;
 			if (h < 0 || l < 0)
 				return (size_t)-1;
 			out[o++] = (char)(h * 16 + l);

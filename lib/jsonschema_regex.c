@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "utf8.h"
 
 struct jsonschema_regex {
@@ -148,24 +149,13 @@ static bool is_digit(int c)
 	return c >= '0' && c <= '9';
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* n hex digits at t->pos, consumed; -1 when they are not there. */
 static long hex_digits(struct tr *t, int n)
 {
 	long v = 0;
 
 	for (int i = 0; i < n; i++) {
-		int h = hexval(peek(t, (size_t)i));
+		int h = hex_value(peek(t, (size_t)i));
 		if (h < 0)
 			return -1;
 		v = v * 16 + h;
@@ -410,8 +400,8 @@ static long char_escape(struct tr *t, int c, bool in_class)
 		if (peek(t, 0) == '{') {
 			size_t start = ++t->pos;
 			v = 0;
-			while (hexval(peek(t, 0)) >= 0 && v <= 0x10FFFF)
-				v = v * 16 + hexval(t->s[t->pos++]);
+			while (hex_value(peek(t, 0)) >= 0 && v <= 0x10FFFF)
+				v = v * 16 + hex_value(t->s[t->pos++]);
 			if (t->pos == start || peek(t, 0) != '}' || v > 0x10FFFF) {
 				fail(t, "invalid \\u{...} escape at offset %zu", start);
 				return -1;

@@ -24,38 +24,34 @@
 /* Room for the member with the longest topic, fully escaped. */
 #define SRC_TEXT_MAX (KAFKA_SRC_TOPIC_MAX * 6 + 96)
 
-/* Decimal digits of v at the end of buf[0..24); returns where they start. */
-static char *decimal(char *buf_end, unsigned long long v)
+/* Appends the text of a literal, or of a number in decimal, at p;
+ * returns the new end. */
+static char *append(char *p, const char *text, size_t len)
 {
-	char *p = buf_end;
+	memcpy(p, text, len);
+	return p + len;
+}
+
+static char *append_decimal(char *p, long long v)
+{
+	char digits[24], *d = digits + sizeof(digits);
+	unsigned long long u = v < 0 ? 0 : (unsigned long long)v;
+
 	do
-		*--p = (char)('0' + v % 10);
-	while (v /= 10);
-	return p;
+		*--d = (char)('0' + u % 10);
+	while (u /= 10);
+	return append(p, d, (size_t)(digits + sizeof(digits) - d));
 }
 
 /* "_src":{…} for src, in buf (SRC_TEXT_MAX bytes); returns its length.
  * Made for every message, so without printf. */
 static size_t src_text(char *buf, const struct kafka_src *src)
 {
-	char digits[24], *d, *p = buf;
-	size_t n;
+	char *p = append(buf, "\"_src\":{\"topic\":\"", 17);
 
-	memcpy(p, "\"_src\":{\"topic\":\"", 17);
-	p += 17;
 	p += log_json_escape(p, KAFKA_SRC_TOPIC_MAX * 6 + 1, src->topic);
-	memcpy(p, "\",\"partition\":", 14);
-	p += 14;
-	d = decimal(digits + sizeof(digits), (unsigned long long)(src->partition < 0 ? 0 : src->partition));
-	n = (size_t)(digits + sizeof(digits) - d);
-	memcpy(p, d, n);
-	p += n;
-	memcpy(p, ",\"offset\":", 10);
-	p += 10;
-	d = decimal(digits + sizeof(digits), (unsigned long long)(src->offset < 0 ? 0 : src->offset));
-	n = (size_t)(digits + sizeof(digits) - d);
-	memcpy(p, d, n);
-	p += n;
+	p = append_decimal(append(p, "\",\"partition\":", 14), src->partition);
+	p = append_decimal(append(p, ",\"offset\":", 10), src->offset);
 	*p++ = '}';
 	*p = '\0';
 	return (size_t)(p - buf);

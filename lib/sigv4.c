@@ -28,6 +28,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "hex.h"
 #include "strbuf.h"
 
 #define SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
@@ -66,17 +67,6 @@ static void uri_encode(struct strbuf *b, const char *s, size_t len, bool keep_sl
 	}
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes %XX in place; a "%" not followed by two hex digits stays as it is
  * (it is then encoded as "%25", as AWS does). Returns the new length. */
 static size_t percent_decode(char *s, size_t len)
@@ -84,8 +74,8 @@ static size_t percent_decode(char *s, size_t len)
 	size_t o = 0;
 
 	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			s[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+		if (s[i] == '%' && i + 2 < len && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
+			s[o++] = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
 			i += 2;
 		} else {
 			s[o++] = s[i];

@@ -250,20 +250,19 @@ struct sqs_queue *sqs_queues_get(struct sqs_queues *qs, const char *name)
 		q->state = SQS_QUEUE_MISSING;
 		snprintf(q->error, sizeof(q->error), "'%s' is not a valid queue name", name);
 	}
+	q->owner = qs;
 	q->next = qs->list;
 	qs->list = q;
 	return q;
 }
 
-struct lookup {
-	struct sqs_queues *qs;
-	struct sqs_queue *q;
-};
-
+/* The lookup's context is the queue itself, which the cache owns: a tool
+ * that stops with a lookup still unanswered (its client freed, the
+ * callback never called) leaves nothing behind. */
 static void on_queue_url(void *arg, const struct awsreq_result *res)
 {
-	struct lookup *l = arg;
-	struct sqs_queue *q = l->q;
+	struct sqs_queue *q = arg;
+	struct sqs_queues *qs = q->owner;
 	char errstr[256];
 
 	free(q->url);
@@ -286,9 +285,8 @@ static void on_queue_url(void *arg, const struct awsreq_result *res)
 		q->state = SQS_QUEUE_UNKNOWN;
 		snprintf(q->error, sizeof(q->error), "%s", res->summary);
 	}
-	if (l->qs->changed)
-		l->qs->changed(l->qs->arg, q);
-	free(l);
+	if (qs->changed)
+		qs->changed(qs->arg, q);
 }
 
 int sqs_queues_lookup(struct sqs_queues *qs, struct sqs_queue *q, unsigned delay_ms, char *errstr,
@@ -296,21 +294,15 @@ int sqs_queues_lookup(struct sqs_queues *qs, struct sqs_queue *q, unsigned delay
 {
 	size_t len;
 	char *body = sqs_get_queue_url_body(q->name, &len);
-	struct lookup *l = malloc(sizeof(*l));
 
-	if (!body || !l) {
-		free(body);
-		free(l);
+	if (!body) {
 		snprintf(errstr, errstr_size, "out of memory");
 		return -1;
 	}
-	l->qs = qs;
-	l->q = q;
-	if (sqs_submit(qs->client, "GetQueueUrl", body, len, delay_ms, on_queue_url, l, errstr,
-	               errstr_size) < 0) {
-		free(l);
+	q->owner = qs;
+	if (sqs_submit(qs->client, "GetQueueUrl", body, len, delay_ms, on_queue_url, q, errstr,
+	               errstr_size) < 0)
 		return -1;
-	}
 	q->state = SQS_QUEUE_ASKING;
 	return 0;
 }

@@ -85,6 +85,7 @@ struct sqs_queue {
 	enum awsreq_class cls;       /* how the last lookup ended */
 	char error[512];             /* why the last lookup failed */
 	void *user;                  /* the caller's, untouched by the cache */
+	struct sqs_queues *owner;    /* the cache it is in */
 	struct sqs_queue *next;
 };
 

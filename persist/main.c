@@ -48,6 +48,7 @@
 
 #include "awsconf.h"
 #include "awsreq.h"
+#include "cli.h"
 #include "jsonarena.h"
 #include "input.h"
 #include "log.h"
@@ -62,9 +63,6 @@
 #define LINES_PER_TURN 2000            /* lines read before looking at the network again */
 #define MAX_BUFFERED (64 * 1024 * 1024) /* bytes of records held before input pauses */
 #define MAX_OUTPUT_QUEUED (16 * 1024 * 1024)
-
-static volatile sig_atomic_t signals_received;
-static int wake_pipe[2] = {-1, -1};
 
 struct options {
 	const char *table;
@@ -117,33 +115,9 @@ static void usage(FILE *f)
 	        "\n"
 	        "Exit: 0 done, 64 usage, 66 an input could not be opened, 69 DynamoDB refused\n"
 	        "the credentials or the certificate (what was not written out was not stored),\n"
-	        "74 I/O error, 78 bad configuration.\n",
+	        "71 out of memory, 74 I/O error, 78 bad configuration.\n",
 	        LINGER_MS_DEFAULT, INFLIGHT_DEFAULT, AWSCONF_MAX_ATTEMPTS_DEFAULT,
 	        RECORD_MAX_LINE_DEFAULT);
-}
-
-/* The signal only wakes the loop; everything else happens there. */
-static void on_signal(int sig)
-{
-	int saved = errno;
-	(void)sig;
-	signals_received++;
-	if (wake_pipe[1] >= 0 && write(wake_pipe[1], "", 1) < 0) {
-		/* full pipe: the loop is awake already */
-	}
-	errno = saved;
-}
-
-static long number(const char *opt, const char *arg, long min, long max)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || n < min || n > max)
-		fatalx(EX_USAGE, "--%s: '%s' is not a number from %ld to %ld", opt, arg, min, max);
-	return n;
 }
 
 /* DynamoDB's rule for table names. */
@@ -157,13 +131,6 @@ static bool valid_table(const char *t)
 		      *t == '_' || *t == '-' || *t == '.'))
 			return false;
 	return true;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* One JSON line on stderr, in one write. */
@@ -281,31 +248,31 @@ int main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "b:hi:l:qt:vV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'A':
-			opt.max_attempts = number("max-attempts", optarg, 1, AWSCONF_MAX_ATTEMPTS_LIMIT);
+			opt.max_attempts = cli_number("--max-attempts", optarg, 1, AWSCONF_MAX_ATTEMPTS_LIMIT);
 			break;
 		case 'b':
-			opt.batch_size = number("batch-size", optarg, 1, 25);
+			opt.batch_size = cli_number("--batch-size", optarg, 1, 25);
 			break;
 		case 'B':
-			opt.backoff_base_ms = number("backoff-base-ms", optarg, 1, 60000);
+			opt.backoff_base_ms = cli_number("--backoff-base-ms", optarg, 1, 60000);
 			break;
 		case 'C':
-			opt.connect_timeout_ms = number("connect-timeout", optarg, 1, 600000);
+			opt.connect_timeout_ms = cli_number("--connect-timeout", optarg, 1, 600000);
 			break;
 		case 'i':
-			opt.inflight = number("inflight", optarg, 1, 256);
+			opt.inflight = cli_number("--inflight", optarg, 1, 256);
 			break;
 		case 'l':
-			opt.linger_ms = number("linger-ms", optarg, 0, 60000);
+			opt.linger_ms = cli_number("--linger-ms", optarg, 0, 60000);
 			break;
 		case 'm':
-			opt.max_line = number("max-line", optarg, 64, 256L * 1024 * 1024);
+			opt.max_line = cli_number("--max-line", optarg, 64, 256L * 1024 * 1024);
 			break;
 		case 'q':
 			opt.quiet = true;
 			break;
 		case 'S':
-			opt.stats_interval = number("stats-interval", optarg, 0, 86400);
+			opt.stats_interval = cli_number("--stats-interval", optarg, 0, 86400);
 			break;
 		case 'M':
 			if (!metrics_path_ok(optarg, errstr, sizeof(errstr)))
@@ -319,7 +286,7 @@ int main(int argc, char **argv)
 			opt.table = optarg;
 			break;
 		case 'T':
-			opt.request_timeout_ms = number("request-timeout", optarg, 1, 3600000);
+			opt.request_timeout_ms = cli_number("--request-timeout", optarg, 1, 3600000);
 			break;
 		case 'v':
 			opt.verbose++;
@@ -373,17 +340,7 @@ int main(int argc, char **argv)
 	if (!w)
 		fatalx(EX_OSERR, "out of memory");
 
-	if (pipe(wake_pipe) < 0)
-		fatal(EX_OSERR, "pipe");
-	for (int i = 0; i < 2; i++) {
-		fcntl(wake_pipe[i], F_SETFL, O_NONBLOCK);
-		fcntl(wake_pipe[i], F_SETFD, FD_CLOEXEC);
-	}
-	struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	int wake_fd = cli_stop_signals();
 	stdio_make_nonblocking();
 
 	/* The loop: read what is there, let batches go, move finished records
@@ -392,13 +349,13 @@ int main(int argc, char **argv)
 	record_input_init(&in, argv, argc);
 	const struct record_sink sink = {sink_has_room, sink_add, w};
 	long interval = opt.stats_interval > 0 ? opt.stats_interval : opt.metrics_path ? 10 : 0;
-	double start = now_s(), next_stats = start + (double)interval;
+	double start = cli_now_s(), next_stats = start + (double)interval;
 	bool more = true;
 	struct awsreq_stats astats; /* the client's last counters, once it is gone */
 
 	for (;;) {
-		bool stopping = signals_received > 0;
-		if (signals_received > 1 && client) {
+		bool stopping = cli_signals_received() > 0;
+		if (cli_signals_received() > 1 && client) {
 			/* Second signal: give up on what is still pending. */
 			astats = *awsreq_stats(client);
 			awsreq_client_free(client);
@@ -427,7 +384,7 @@ int main(int argc, char **argv)
 		if (more && want_input)
 			timeout = 0;
 		if (interval > 0 && client) {
-			double now = now_s();
+			double now = cli_now_s();
 			if (now >= next_stats) {
 				if (opt.stats_interval > 0)
 					print_stats("periodic", writer_stats(w), awsreq_stats(client), now - start);
@@ -438,7 +395,7 @@ int main(int argc, char **argv)
 			if (timeout < 0 || until < timeout)
 				timeout = until;
 		}
-		struct pollfd pfd[3] = {{.fd = wake_pipe[0], .events = POLLIN}};
+		struct pollfd pfd[3] = {{.fd = wake_fd, .events = POLLIN}};
 		unsigned n = 1;
 		if (want_input)
 			pfd[n++] = (struct pollfd){.fd = in.fd, .events = POLLIN};
@@ -446,9 +403,7 @@ int main(int argc, char **argv)
 			pfd[n++] = (struct pollfd){.fd = STDOUT_FILENO, .events = POLLOUT};
 		if (awsreq_wait(client, pfd, n, timeout, errstr, sizeof(errstr)) < 0)
 			fatalx(EX_SOFTWARE, "%s", errstr);
-		char drain[64];
-		while (read(wake_pipe[0], drain, sizeof(drain)) > 0)
-			;
+		cli_wake_drain(wake_fd);
 		/* Readable input (or its end): worth another turn of reading. */
 		more = !want_input || (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) || !in.reader;
 	}
@@ -464,8 +419,8 @@ int main(int argc, char **argv)
 		astats = *awsreq_stats(client);
 	writer_free(w); /* its last warning first, then the stats */
 	if (!opt.quiet)
-		print_stats("final", &wstats, &astats, now_s() - start);
-	write_metrics(opt.metrics_path, &wstats, &astats, now_s() - start);
+		print_stats("final", &wstats, &astats, cli_now_s() - start);
+	write_metrics(opt.metrics_path, &wstats, &astats, cli_now_s() - start);
 	outbuf_free(ob);
 	awsreq_client_free(client);
 	awsconf_free(&conf);

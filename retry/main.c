@@ -17,9 +17,10 @@
  * Reads no input and writes nothing on stdout; logs JSON lines on stderr
  * ({"prog":"retry","level":…,"msg":…}) and a stats line now and then. Runs
  * in the foreground and never forks; --ready-fd N writes "\n" to N once it
- * is polling. SIGTERM/SIGINT: no more receives; the messages in hand are
- * finished, then exit 0 (a second signal exits at once: those messages come
- * back after their visibility timeout).
+ * is polling. SIGTERM/SIGINT: no more receives; the receive in flight is let
+ * finish (at most --wait-time) and the messages in hand, with those it
+ * brought, are finished, then exit 0 (a second signal exits at once: those
+ * messages come back after their visibility timeout).
  *
  * Configuration comes from the AWS environment (AWS_REGION, AWS_ACCESS_KEY_ID,
  * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE,
@@ -46,6 +47,7 @@
 
 #include "awsconf.h"
 #include "awsreq.h"
+#include "cli.h"
 #include "log.h"
 #include "metrics.h"
 #include "retrier.h"
@@ -58,8 +60,6 @@
 #define INFLIGHT_DEFAULT 20
 #define PRUNE_INTERVAL_S 60
 
-static volatile sig_atomic_t signals_received;
-static int wake_pipe[2] = {-1, -1};
 
 static void usage(FILE *f)
 {
@@ -114,31 +114,9 @@ static void usage(FILE *f)
 	        "AWS_ENDPOINT_URL, AWS_CA_BUNDLE; AWS_MAX_ATTEMPTS is the retries of each request.\n"
 	        "\n"
 	        "Exit: 0 stopped (signal, --once, --exit-when-empty), 64 usage, 69 AWS refused\n"
-	        "(credentials, a queue missing), 70 internal error, 78 bad configuration.\n",
+	        "(credentials, a queue missing), 70 internal error, 71 out of memory, 78 bad\n"
+	        "configuration.\n",
 	        MAX_ATTEMPTS_DEFAULT, INFLIGHT_DEFAULT, VISIBILITY_DEFAULT);
-}
-
-static void on_signal(int sig)
-{
-	int saved = errno;
-	(void)sig;
-	signals_received++;
-	if (wake_pipe[1] >= 0 && write(wake_pipe[1], "", 1) < 0) {
-		/* full pipe: the loop is awake already */
-	}
-	errno = saved;
-}
-
-static long number(const char *opt, const char *arg, long min, long max)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || n < min || n > max)
-		fatalx(EX_USAGE, "--%s: '%s' is not a number from %ld to %ld", opt, arg, min, max);
-	return n;
 }
 
 /* "250ms", "1.5s", "2m", "1h", or seconds: milliseconds, 1 ms to 12 h. */
@@ -172,13 +150,6 @@ static const char *queue_name(const char *opt, const char *arg)
 		fatalx(EX_USAGE, "--%s: '%s' is not an SQS queue name (1-80 of A-Z a-z 0-9 - _, "
 		                 "ending in .fifo for a FIFO queue)", opt, arg);
 	return arg;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void print_stats(const char *kind, const struct retrier_stats *s,
@@ -276,13 +247,13 @@ int main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "g:hi:qt:vV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'A':
-			ro.max_attempts = (int)number("max-attempts", optarg, 1, 100);
+			ro.max_attempts = (int)cli_number("--max-attempts", optarg, 1, 100);
 			break;
 		case 'B':
 			ro.base_delay_ms = duration("base-delay", optarg);
 			break;
 		case 'C':
-			connect_timeout = number("connect-timeout", optarg, 1, 600000);
+			connect_timeout = cli_number("--connect-timeout", optarg, 1, 600000);
 			break;
 		case 'D':
 			ro.dlq = queue_name("dlq", optarg);
@@ -295,7 +266,7 @@ int main(int argc, char **argv)
 				fatalx(EX_USAGE, "--group-by: '%s' is not client or uid", optarg);
 			break;
 		case 'i':
-			ro.inflight = (unsigned)number("inflight", optarg, 1, 1000);
+			ro.inflight = (unsigned)cli_number("--inflight", optarg, 1, 1000);
 			break;
 		case 'M':
 			ro.max_delay_ms = duration("max-delay", optarg);
@@ -311,10 +282,10 @@ int main(int argc, char **argv)
 			ro.queue = queue_name("queue", optarg);
 			break;
 		case 'r':
-			ready_fd = number("ready-fd", optarg, 0, 1 << 20);
+			ready_fd = cli_number("--ready-fd", optarg, 0, 1 << 20);
 			break;
 		case 'S':
-			stats_interval = number("stats-interval", optarg, 0, 86400);
+			stats_interval = cli_number("--stats-interval", optarg, 0, 86400);
 			break;
 		case 'F':
 			if (!metrics_path_ok(optarg, errstr, sizeof(errstr)))
@@ -325,16 +296,16 @@ int main(int argc, char **argv)
 			ro.table = optarg;
 			break;
 		case 'T':
-			request_timeout = number("request-timeout", optarg, 1, 3600000);
+			request_timeout = cli_number("--request-timeout", optarg, 1, 3600000);
 			break;
 		case 'v':
 			verbose++;
 			break;
 		case 'W':
-			ro.wait_s = (int)number("wait-time", optarg, 0, SQS_WAIT_MAX);
+			ro.wait_s = (int)cli_number("--wait-time", optarg, 0, SQS_WAIT_MAX);
 			break;
 		case 'Y':
-			ro.visibility_s = (int)number("visibility-timeout", optarg, 1, SQS_VISIBILITY_MAX);
+			ro.visibility_s = (int)cli_number("--visibility-timeout", optarg, 1, SQS_VISIBILITY_MAX);
 			break;
 		case 'h':
 			usage(stdout);
@@ -390,48 +361,38 @@ int main(int argc, char **argv)
 	if (!rt || retrier_start(rt) < 0)
 		fatalx(EX_OSERR, "out of memory");
 
-	if (pipe(wake_pipe) < 0)
-		fatal(EX_OSERR, "pipe");
-	for (int i = 0; i < 2; i++) {
-		fcntl(wake_pipe[i], F_SETFL, O_NONBLOCK);
-		fcntl(wake_pipe[i], F_SETFD, FD_CLOEXEC);
-	}
-	struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	int wake_fd = cli_stop_signals();
 
 	/* The loop: keep a long poll out while there is room, let the messages
 	 * in hand move on, and wait for any of the three clients or a signal. */
 	long interval = stats_interval > 0 ? stats_interval : metrics_path ? 10 : 0;
-	double start = now_s(), next_stats = start + (double)interval;
+	double start = cli_now_s(), next_stats = start + (double)interval;
 	double next_prune = start + PRUNE_INTERVAL_S;
 	bool said_stopping = false;
 
 	for (;;) {
 		if (retrier_fatal(rt))
 			break;
-		if (signals_received > 1) {
+		if (cli_signals_received() > 1) {
 			log_warnx("second signal: exiting with %u message%s in hand (they come back "
 			          "after their visibility timeout)",
 			          retrier_busy(rt), retrier_busy(rt) == 1 ? "" : "s");
 			break;
 		}
-		if (signals_received > 0) {
+		if (cli_signals_received() > 0) {
 			if (!said_stopping) {
-				log_info("stopping: finishing %u message%s in hand", retrier_busy(rt),
-				         retrier_busy(rt) == 1 ? "" : "s");
+				log_info("stopping: finishing %u message%s in hand%s", retrier_busy(rt),
+				         retrier_busy(rt) == 1 ? "" : "s",
+				         retrier_receiving(rt) ? " and the receive in flight" : "");
 				said_stopping = true;
-			}
-			if (poll) {
-				/* The long poll is abandoned: whatever it might still
-				 * bring stays in the queue. */
+				/* The long poll in flight is let finish (at most
+				 * --wait-time): SQS may hand it messages until it ends,
+				 * and a message handed to a closed connection would be
+				 * invisible for the visibility timeout, its receive
+				 * counted as an attempt. */
 				retrier_stop_polling(rt);
-				awsreq_client_free(poll);
-				poll = NULL;
 			}
-			if (retrier_busy(rt) == 0)
+			if (retrier_busy(rt) == 0 && !retrier_receiving(rt))
 				break;
 		} else if (retrier_poll(rt) && ready_fd >= 0) {
 			log_info("polling %s", ro.queue);
@@ -443,7 +404,7 @@ int main(int argc, char **argv)
 		if (retrier_finished(rt))
 			break;
 
-		double now = now_s();
+		double now = cli_now_s();
 		int timeout = 1000; /* a receive that is due after a failure */
 		if (interval > 0) {
 			if (now >= next_stats) {
@@ -463,18 +424,20 @@ int main(int argc, char **argv)
 			next_prune = now + PRUNE_INTERVAL_S;
 		}
 		struct awsreq_client *clients[3] = {sqs, ddb, poll};
-		struct pollfd pfd[1] = {{.fd = wake_pipe[0], .events = POLLIN}};
-		if (awsreq_wait_many(clients, poll ? 3 : 2, pfd, 1, timeout, errstr, sizeof(errstr)) < 0)
+		struct pollfd pfd[1] = {{.fd = wake_fd, .events = POLLIN}};
+		if (awsreq_wait_many(clients, 3, pfd, 1, timeout, errstr, sizeof(errstr)) < 0)
 			fatalx(EX_SOFTWARE, "%s", errstr);
-		char drain[64];
-		while (read(wake_pipe[0], drain, sizeof(drain)) > 0)
-			;
+		cli_wake_drain(wake_fd);
 	}
 
 	int status = EX_OK;
 	const char *fatal_reason = retrier_fatal(rt);
 	if (fatal_reason) {
 		log_warnx("%s", fatal_reason);
+		/* Nothing is deleted that was not delivered: say where the rest is. */
+		if (retrier_busy(rt) > 0)
+			log_warnx("%u message%s in hand left in %s (they come back after their visibility "
+			          "timeout)", retrier_busy(rt), retrier_busy(rt) == 1 ? "" : "s", ro.queue);
 		status = strcmp(fatal_reason, "out of memory") == 0 ? EX_OSERR : EX_UNAVAILABLE;
 	}
 	struct retrier_stats rs = *retrier_stats(rt);
@@ -485,8 +448,8 @@ int main(int argc, char **argv)
 	awsreq_client_free(ddb); /* no callback may run into a freed engine */
 	retrier_free(rt);
 	if (!quiet)
-		print_stats("final", &rs, &ss, &ds, busy, now_s() - start);
-	write_metrics(metrics_path, &rs, &ss, &ds, busy, now_s() - start);
+		print_stats("final", &rs, &ss, &ds, busy, cli_now_s() - start);
+	write_metrics(metrics_path, &rs, &ss, &ds, busy, cli_now_s() - start);
 	awsconf_free(&sqs_conf);
 	awsconf_free(&ddb_conf);
 	return status;

@@ -309,12 +309,26 @@ static void msg_done(struct msg *mg)
 	msg_free(mg);
 }
 
+/* Credentials refused (every request will be), or a certificate that does
+ * not verify: waiting cannot cure it, so the daemon stops (exit 69) and
+ * main says why, once. The message in hand stays in the queue and comes
+ * back after its visibility timeout, for the next daemon to finish. */
+static bool stop_if_refused(struct retrier *rt, const struct awsreq_result *res)
+{
+	if (res->cls != AWSREQ_AUTH && res->cls != AWSREQ_LOCAL)
+		return false;
+	set_fatal(rt, "%s", res->summary);
+	return true;
+}
+
 static void on_deleted(void *arg, const struct awsreq_result *res)
 {
 	struct msg *mg = arg;
 	struct retrier *rt = mg->rt;
 
-	if (res->cls != AWSREQ_OK) {
+	if (stop_if_refused(rt, res)) {
+		/* delivered, not deleted: done again, idempotently, later */
+	} else if (res->cls != AWSREQ_OK) {
 		/* It comes back and is done again: the store and the send are
 		 * idempotent (same item; SQS drops the duplicate by its id). */
 		warn_failure(rt, res->summary);
@@ -344,7 +358,7 @@ static void on_hidden(void *arg, const struct awsreq_result *res)
 	struct msg *mg = arg;
 
 	/* Failed: it comes back when the receive's visibility ends instead. */
-	if (res->cls != AWSREQ_OK)
+	if (!stop_if_refused(mg->rt, res) && res->cls != AWSREQ_OK)
 		warn_failure(mg->rt, res->summary);
 	msg_done(mg);
 }
@@ -427,14 +441,14 @@ static void on_dlq_sent(void *arg, const struct awsreq_result *res)
 	}
 	/* Left in retry.fifo: it comes back (counted past the last attempt)
 	 * and goes to the DLQ again. */
-	if (res->cls != AWSREQ_OK) {
+	if (stop_if_refused(rt, res)) {
+		/* said once, at exit */
+	} else if (res->cls != AWSREQ_OK) {
 		warn_failure(rt, res->summary);
 	} else {
 		end_repeats(rt);
 		log_warnx("SQS SendMessageBatch to %s: %s: %s", rt->dlq->name, r[0].code, r[0].message);
 	}
-	if (res->cls == AWSREQ_AUTH || res->cls == AWSREQ_LOCAL)
-		set_fatal(rt, "%s", res->summary);
 	msg_done(mg);
 }
 
@@ -723,9 +737,10 @@ static void on_queue_changed(void *arg, struct sqs_queue *q)
 	struct msg *mg = q->user;
 	q->user = NULL;
 	if (q->state == SQS_QUEUE_UNKNOWN) {
-		warn_failure(rt, q->error);
 		if (q->cls == AWSREQ_AUTH || q->cls == AWSREQ_LOCAL)
-			set_fatal(rt, "%s", q->error);
+			set_fatal(rt, "%s", q->error); /* said once, at exit */
+		else
+			warn_failure(rt, q->error);
 	}
 	/* Oldest first: the list was built by pushing at the head. */
 	struct msg *rev = NULL;
@@ -832,6 +847,7 @@ static void on_counts(void *arg, const struct awsreq_result *res)
 	char errstr[256];
 
 	rt->counting = false;
+	stop_if_refused(rt, res);
 	if (res->cls == AWSREQ_OK &&
 	    sqs_parse_queue_counts(res->body, res->body_len, &visible, &inflight, &delayed, errstr,
 	                           sizeof(errstr)) == 0 &&
@@ -846,17 +862,18 @@ static void on_received(void *arg, const struct awsreq_result *res)
 	size_t n = 0;
 	char errstr[256];
 
+	/* Even when stopping: what this receive brings is in hand now (SQS
+	 * made it invisible and counted the receive) and is worked on like the
+	 * rest, or it would come back only after its visibility timeout with an
+	 * attempt spent on nothing. */
 	rt->receiving = false;
-	if (rt->polling_stopped)
-		return;
 	if (res->cls != AWSREQ_OK ||
 	    sqs_receive_parse(res->body, res->body_len, &msgs, &n, errstr, sizeof(errstr)) < 0) {
 		if (res->cls == AWSREQ_OK)
 			snprintf(errstr + strlen(errstr), sizeof(errstr) - strlen(errstr), " (%s)",
 			         rt->queue->name);
-		warn_failure(rt, res->cls == AWSREQ_OK ? errstr : res->summary);
-		if (res->cls == AWSREQ_AUTH || res->cls == AWSREQ_LOCAL)
-			set_fatal(rt, "%s", res->summary);
+		if (!stop_if_refused(rt, res))
+			warn_failure(rt, res->cls == AWSREQ_OK ? errstr : res->summary);
 		rt->next_receive_ms = now_ms() + backoff_delay_ms(&rt->backoff, rt->receive_failures++);
 		return;
 	}
@@ -865,7 +882,8 @@ static void on_received(void *arg, const struct awsreq_result *res)
 		rt->stats.empty++;
 		if (rt->busy == 0 && rt->opt.once) {
 			rt->finished = true;
-		} else if (rt->busy == 0 && rt->opt.exit_when_empty && !rt->counting) {
+		} else if (rt->busy == 0 && rt->opt.exit_when_empty && !rt->counting &&
+		           !rt->polling_stopped) {
 			/* Empty now; is anything still invisible (backing off)? */
 			size_t len;
 			char *body = sqs_queue_counts_body(rt->queue->url, &len);
@@ -919,7 +937,11 @@ bool retrier_poll(struct retrier *rt)
 void retrier_stop_polling(struct retrier *rt)
 {
 	rt->polling_stopped = true;
-	rt->receiving = false;
+}
+
+bool retrier_receiving(const struct retrier *rt)
+{
+	return rt->receiving;
 }
 
 /* --- the rest -------------------------------------------------------------------------- */

@@ -64,10 +64,14 @@ bool retrier_ready(const struct retrier *rt);
  * polling). */
 bool retrier_poll(struct retrier *rt);
 
-/* The poll client is going away (shutdown): forget the receive in flight.
- * Its messages, if SQS had handed any out, come back after their
- * visibility timeout. */
+/* Shutdown: no more receives. A receive in flight is not forgotten: the
+ * messages SQS hands it are worked on like those in hand (SQS has already
+ * made them invisible and counted the receive as an attempt), so wait for
+ * it (retrier_receiving) as for them (retrier_busy). */
 void retrier_stop_polling(struct retrier *rt);
+
+/* True while a ReceiveMessage is outstanding. */
+bool retrier_receiving(const struct retrier *rt);
 
 /* Messages received and not finished with. */
 unsigned retrier_busy(const struct retrier *rt);

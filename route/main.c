@@ -50,6 +50,7 @@
 
 #include "awsconf.h"
 #include "awsreq.h"
+#include "cli.h"
 #include "input.h"
 #include "log.h"
 #include "metrics.h"
@@ -63,9 +64,6 @@
 #define LINES_PER_TURN 2000             /* lines read before looking at the network again */
 #define MAX_BUFFERED (64 * 1024 * 1024) /* bytes of records held before input pauses */
 #define MAX_OUTPUT_QUEUED (16 * 1024 * 1024)
-
-static volatile sig_atomic_t signals_received;
-static int wake_pipe[2] = {-1, -1};
 
 struct options {
 	const char *retry_queue, *dlq_queue;
@@ -124,34 +122,10 @@ static void usage(FILE *f)
 	        "AWS_CA_BUNDLE, AWS_MAX_ATTEMPTS.\n"
 	        "\n"
 	        "Exit: 0 done, 64 usage, 66 an input could not be opened, 69 SQS refused\n"
-	        "(credentials; retry queue or DLQ missing), 74 I/O error, 75 stopped by a\n"
+	        "(credentials; retry queue or DLQ missing), 71 out of memory, 74 I/O error, 75 stopped by a\n"
 	        "second signal before every record was accepted, 78 bad configuration.\n",
 	        LINGER_MS_DEFAULT, INFLIGHT_DEFAULT, AWSCONF_MAX_ATTEMPTS_DEFAULT,
 	        RECORD_MAX_LINE_DEFAULT);
-}
-
-/* The signal only wakes the loop; everything else happens there. */
-static void on_signal(int sig)
-{
-	int saved = errno;
-	(void)sig;
-	signals_received++;
-	if (wake_pipe[1] >= 0 && write(wake_pipe[1], "", 1) < 0) {
-		/* full pipe: the loop is awake already */
-	}
-	errno = saved;
-}
-
-static long number(const char *opt, const char *arg, long min, long max)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || n < min || n > max)
-		fatalx(EX_USAGE, "--%s: '%s' is not a number from %ld to %ld", opt, arg, min, max);
-	return n;
 }
 
 static const char *queue_name(const char *opt, const char *arg)
@@ -160,13 +134,6 @@ static const char *queue_name(const char *opt, const char *arg)
 		fatalx(EX_USAGE, "--%s: '%s' is not an SQS queue name (1-80 of A-Z a-z 0-9 - _, "
 		                 "ending in .fifo for a FIFO queue)", opt, arg);
 	return arg;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* One JSON line on stderr, in one write. */
@@ -288,16 +255,16 @@ int main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "b:g:hi:l:qvV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'A':
-			opt.max_attempts = number("max-attempts", optarg, 1, AWSCONF_MAX_ATTEMPTS_LIMIT);
+			opt.max_attempts = cli_number("--max-attempts", optarg, 1, AWSCONF_MAX_ATTEMPTS_LIMIT);
 			break;
 		case 'b':
-			opt.batch_size = number("batch-size", optarg, 1, SQS_BATCH_MAX);
+			opt.batch_size = cli_number("--batch-size", optarg, 1, SQS_BATCH_MAX);
 			break;
 		case 'B':
-			opt.backoff_base_ms = number("backoff-base-ms", optarg, 1, 60000);
+			opt.backoff_base_ms = cli_number("--backoff-base-ms", optarg, 1, 60000);
 			break;
 		case 'C':
-			opt.connect_timeout_ms = number("connect-timeout", optarg, 1, 600000);
+			opt.connect_timeout_ms = cli_number("--connect-timeout", optarg, 1, 600000);
 			break;
 		case 'D':
 			opt.dlq_queue = queue_name("dlq", optarg);
@@ -307,13 +274,13 @@ int main(int argc, char **argv)
 				fatalx(EX_USAGE, "--group-by: '%s' is not client or uid", optarg);
 			break;
 		case 'i':
-			opt.inflight = number("inflight", optarg, 1, 256);
+			opt.inflight = cli_number("--inflight", optarg, 1, 256);
 			break;
 		case 'l':
-			opt.linger_ms = number("linger-ms", optarg, 0, 60000);
+			opt.linger_ms = cli_number("--linger-ms", optarg, 0, 60000);
 			break;
 		case 'm':
-			opt.max_line = number("max-line", optarg, 64, 256L * 1024 * 1024);
+			opt.max_line = cli_number("--max-line", optarg, 64, 256L * 1024 * 1024);
 			break;
 		case 'q':
 			opt.quiet = true;
@@ -322,7 +289,7 @@ int main(int argc, char **argv)
 			opt.retry_queue = queue_name("retry-queue", optarg);
 			break;
 		case 'S':
-			opt.stats_interval = number("stats-interval", optarg, 0, 86400);
+			opt.stats_interval = cli_number("--stats-interval", optarg, 0, 86400);
 			break;
 		case 'F':
 			if (!metrics_path_ok(optarg, errstr, sizeof(errstr)))
@@ -330,7 +297,7 @@ int main(int argc, char **argv)
 			opt.metrics_path = optarg;
 			break;
 		case 'T':
-			opt.request_timeout_ms = number("request-timeout", optarg, 1, 3600000);
+			opt.request_timeout_ms = cli_number("--request-timeout", optarg, 1, 3600000);
 			break;
 		case 'v':
 			opt.verbose++;
@@ -385,17 +352,7 @@ int main(int argc, char **argv)
 	if (!r || router_start(r) < 0)
 		fatalx(EX_OSERR, "out of memory");
 
-	if (pipe(wake_pipe) < 0)
-		fatal(EX_OSERR, "pipe");
-	for (int i = 0; i < 2; i++) {
-		fcntl(wake_pipe[i], F_SETFL, O_NONBLOCK);
-		fcntl(wake_pipe[i], F_SETFD, FD_CLOEXEC);
-	}
-	struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	int wake_fd = cli_stop_signals();
 	stdio_make_nonblocking();
 
 	/* The loop: read what is there (once the queues of last resort are
@@ -405,14 +362,14 @@ int main(int argc, char **argv)
 	record_input_init(&in, argv, argc);
 	const struct record_sink sink = {sink_has_room, sink_add, r};
 	long interval = opt.stats_interval > 0 ? opt.stats_interval : opt.metrics_path ? 10 : 0;
-	double start = now_s(), next_stats = start + (double)interval;
+	double start = cli_now_s(), next_stats = start + (double)interval;
 	bool more = true, abandoned = false;
 
 	for (;;) {
-		bool stopping = signals_received > 0;
+		bool stopping = cli_signals_received() > 0;
 		if (router_fatal(r))
 			break;
-		if (signals_received > 1) {
+		if (cli_signals_received() > 1) {
 			abandoned = true; /* second signal: stop waiting for SQS */
 			break;
 		}
@@ -434,7 +391,7 @@ int main(int argc, char **argv)
 		if (more && want_input)
 			timeout = 0;
 		if (interval > 0) {
-			double now = now_s();
+			double now = cli_now_s();
 			if (now >= next_stats) {
 				if (opt.stats_interval > 0)
 					print_stats("periodic", router_stats(r), awsreq_stats(client), now - start);
@@ -445,7 +402,7 @@ int main(int argc, char **argv)
 			if (timeout < 0 || until < timeout)
 				timeout = until;
 		}
-		struct pollfd pfd[3] = {{.fd = wake_pipe[0], .events = POLLIN}};
+		struct pollfd pfd[3] = {{.fd = wake_fd, .events = POLLIN}};
 		unsigned n = 1;
 		if (want_input)
 			pfd[n++] = (struct pollfd){.fd = in.fd, .events = POLLIN};
@@ -453,9 +410,7 @@ int main(int argc, char **argv)
 			pfd[n++] = (struct pollfd){.fd = STDOUT_FILENO, .events = POLLOUT};
 		if (awsreq_wait(client, pfd, n, timeout, errstr, sizeof(errstr)) < 0)
 			fatalx(EX_SOFTWARE, "%s", errstr);
-		char drain[64];
-		while (read(wake_pipe[0], drain, sizeof(drain)) > 0)
-			;
+		cli_wake_drain(wake_fd);
 		/* Readable input (or its end): worth another turn of reading. */
 		more = !want_input || (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) || !in.reader;
 	}
@@ -483,18 +438,21 @@ int main(int argc, char **argv)
 		/* Requests still out (a lookup sent beside the one that failed)
 		 * own their callback's context: let them end, briefly, so nothing
 		 * is left behind. */
-		double until = now_s() + 2.0;
-		while (awsreq_pending(client) > 0 && now_s() < until)
+		double until = cli_now_s() + 2.0;
+		while (awsreq_pending(client) > 0 && cli_now_s() < until)
 			if (awsreq_wait(client, NULL, 0, 100, errstr, sizeof(errstr)) < 0)
 				break;
 	}
+	/* Stopped before the end of an input (refused, a second signal): the
+	 * rest of it stays unread. */
+	record_input_close(&in);
 	struct router_stats rstats = *router_stats(r);
 	struct awsreq_stats astats = *awsreq_stats(client);
 	awsreq_client_free(client); /* no callback may run into a freed router */
 	router_free(r); /* its last warning first, then the stats */
 	if (!opt.quiet)
-		print_stats("final", &rstats, &astats, now_s() - start);
-	write_metrics(opt.metrics_path, &rstats, &astats, now_s() - start);
+		print_stats("final", &rstats, &astats, cli_now_s() - start);
+	write_metrics(opt.metrics_path, &rstats, &astats, cli_now_s() - start);
 	outbuf_free(ob);
 	awsconf_free(&conf);
 	if (fclose(stdout) == EOF)

@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "jsonarena.h"
 #include "jsonschema.h"
 #include "log.h"
@@ -93,7 +94,7 @@ static void usage(FILE *f)
 	        "  -V, --version         print the version\n"
 	        "\n"
 	        "Exit: 0 done, 64 usage, 65 invalid records with --quiet, 66 an input could not be\n"
-	        "opened, 74 I/O error, 78 schema missing or broken.\n",
+	        "opened, 71 out of memory, 74 I/O error, 78 schema missing or broken.\n",
 	        RECORD_MAX_LINE_DEFAULT, METRICS_INTERVAL_DEFAULT);
 }
 
@@ -109,13 +110,6 @@ static void on_alarm(int sig)
 	report_due = 1;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static double start_s;
 
 /* The stats line ("periodic" or "final") and the metrics file, from the
@@ -123,7 +117,7 @@ static double start_s;
 static void report(const char *kind, const struct counts *c, const struct options *opt)
 {
 	unsigned long out = c->valid + c->invalid + c->passed;
-	double elapsed = now_s() - start_s;
+	double elapsed = cli_now_s() - start_s;
 	char errstr[512];
 
 	if (opt->stats_interval > 0 || (strcmp(kind, "final") == 0 && !opt->quiet))
@@ -331,9 +325,8 @@ int main(int argc, char **argv)
 	};
 	struct options opt = {.max_line = RECORD_MAX_LINE_DEFAULT};
 	struct counts counts = {0};
-	char schema_buf[PATH_MAX + 64], errstr[1024], *end;
+	char schema_buf[PATH_MAX + 64], errstr[1024];
 	int ch, status = EX_OK;
-	long n;
 
 	log_init(argv[0], false);
 	while ((ch = getopt_long(argc, argv, "hqr:s:vV", longopts, NULL)) != -1) {
@@ -345,23 +338,13 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return EX_OK;
 		case 'm':
-			errno = 0;
-			n = strtol(optarg, &end, 10);
-			if (errno || *end || n < 64 || n > 256L * 1024 * 1024)
-				fatalx(EX_USAGE, "--max-line: '%s' is not a number of bytes from 64 to 268435456",
-				       optarg);
-			opt.max_line = (size_t)n;
+			opt.max_line = (size_t)cli_number("--max-line", optarg, 64, 256L * 1024 * 1024);
 			break;
 		case 'q':
 			opt.quiet = true;
 			break;
 		case 'S':
-			errno = 0;
-			n = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || n < 0 || n > 86400)
-				fatalx(EX_USAGE, "--stats-interval: '%s' is not a number of seconds from 0 to 86400",
-				       optarg);
-			opt.stats_interval = n;
+			opt.stats_interval = cli_number("--stats-interval", optarg, 0, 86400);
 			break;
 		case 'M':
 			if (!metrics_path_ok(optarg, errstr, sizeof(errstr)))
@@ -420,7 +403,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	start_s = now_s();
+	start_s = cli_now_s();
 	long interval = opt.stats_interval > 0 ? opt.stats_interval
 	                : opt.metrics_path           ? METRICS_INTERVAL_DEFAULT
 	                                             : 0;

@@ -35,7 +35,7 @@ check_bad() { # DESC INPUT CODE REASON-SUBSTRING
 
 # --- valid records pass byte for byte -------------------------------------
 "$GEN" -n 2000 --seed 11 > "$T/valid.ndjson"
-"$V" < "$T/valid.ndjson" > "$T/out"
+"$V" 2>> "$T/stats.err" < "$T/valid.ndjson" > "$T/out"
 is "$?" 0 "2000 generated events: exit 0"
 ok cmp -s "$T/valid.ndjson" "$T/out" "2000 generated valid events come out byte for byte"
 
@@ -56,61 +56,61 @@ check_bad "bad date" '{"uid":"z","context":"integrações","event_type":"INSERT"
 
 # 100,000 nested [
 { printf '%s\n' "$A"; head -c 100000 /dev/zero | tr '\0' '['; printf '\n%s\n' "$B"; } > "$T/in"
-"$V" "$T/in" > "$T/out"; is "$?" 0 "100,000 nested [: exit 0"
+"$V" 2>> "$T/stats.err" "$T/in" > "$T/out"; is "$?" 0 "100,000 nested [: exit 0"
 is "$(sed -n 2p "$T/out" | jfield _error.code)" too_deep "100,000 nested [: too_deep"
 is "$(sed -n 3p "$T/out")" "$B" "100,000 nested [: next record still out"
 
 # a line over the limit, default 1 MiB and a small --max-line
 { printf '%s\n' "$A"; printf '{"uid":"'; head -c 1200000 /dev/zero | tr '\0' 'x'; printf '"}\n%s\n' "$B"; } > "$T/in"
-"$V" "$T/in" > "$T/out"; is "$?" 0 "1.2 MB line: exit 0"
+"$V" 2>> "$T/stats.err" "$T/in" > "$T/out"; is "$?" 0 "1.2 MB line: exit 0"
 is "$(wc -l < "$T/out")" 3 "1.2 MB line: three records out"
 is "$(sed -n 2p "$T/out" | jfield _error.code)" too_long "1.2 MB line: too_long"
 like "$(sed -n 2p "$T/out" | jfield _error.reason)" "limit of 1048576 bytes" "1.2 MB line: names the limit"
 is "$(sed -n 2p "$T/out" | jfield _raw_truncated)" true "1.2 MB line: _raw says it was cut"
 is "$(sed -n 3p "$T/out")" "$B" "1.2 MB line: next record unchanged"
 printf '%s\n' "$A" > "$T/in"
-"$V" --max-line 64 "$T/in" | jfield _error.code > "$T/code"; is "$(cat "$T/code")" too_long "--max-line 64 makes a 140-byte record too long"
+"$V" 2>> "$T/stats.err" --max-line 64 "$T/in" | jfield _error.code > "$T/code"; is "$(cat "$T/code")" too_long "--max-line 64 makes a 140-byte record too long"
 
 # CRLF, blank lines, no final newline, empty file
 printf '%s\r\n\r\n   \n\n%s\r\n' "$A" "$B" > "$T/in"
-"$V" "$T/in" > "$T/out"; is "$?" 0 "CRLF and blank lines: exit 0"
+"$V" 2>> "$T/stats.err" "$T/in" > "$T/out"; is "$?" 0 "CRLF and blank lines: exit 0"
 is "$(cat "$T/out")" "$A
 $B" "CRLF: records out without the CR, blank lines skipped"
 printf '%s\n%s' "$A" "$B" > "$T/in"
-"$V" "$T/in" > "$T/out"
+"$V" 2>> "$T/stats.err" "$T/in" > "$T/out"
 is "$(tail -c 1 "$T/out" | od -An -c | tr -d ' ')" '\n' "no final newline: output line still ends in a newline"
 is "$(sed -n 2p "$T/out")" "$B" "no final newline: last record out unchanged"
 : > "$T/empty"
-"$V" "$T/empty" > "$T/out"; is "$?" 0 "empty file: exit 0"
+"$V" 2>> "$T/stats.err" "$T/empty" > "$T/out"; is "$?" 0 "empty file: exit 0"
 is "$(wc -c < "$T/out")" 0 "empty file: no output"
 
 # --- metadata, earlier failures, wrapped payloads --------------------------
 printf '%s\n' '{"additionalProperties":false,"properties":{"a":{"type":"integer"}}}' > "$T/strict.json"
 printf '%s\n' '{"a":1,"_src":{"topic":"t","partition":0,"offset":5}}' '{"a":1,"b":2}' > "$T/in"
-"$V" -s "$T/strict.json" "$T/in" > "$T/out"
+"$V" 2>> "$T/stats.err" -s "$T/strict.json" "$T/in" > "$T/out"
 is "$(sed -n 1p "$T/out")" '{"a":1,"_src":{"topic":"t","partition":0,"offset":5}}' "_ keys are not validated (additionalProperties false)"
 is "$(sed -n 2p "$T/out" | jfield _error.keyword)" additionalProperties "other extra keys are"
 failed='{"uid":"q","_error":{"stage":"kcat-in","reason":"earlier"}}'
-printf '%s\n' "$failed" | "$V" > "$T/out"
+printf '%s\n' "$failed" | "$V" 2>> "$T/stats.err" > "$T/out"
 is "$(cat "$T/out")" "$failed" "a record already failed passes through untouched"
-printf '%s\n' '{"_raw":"not {json","_src":{"offset":3}}' | "$V" > "$T/out"
+printf '%s\n' '{"_raw":"not {json","_src":{"offset":3}}' | "$V" 2>> "$T/stats.err" > "$T/out"
 is "$(jfield _error.code < "$T/out")" not_object "a wrapped non-JSON payload is rejected"
 like "$(jfield _error.reason < "$T/out")" "not JSON" "with the payload's own reason"
 is "$(jfield _src.offset < "$T/out")" 3 "and keeps its metadata"
 
 # --- --rejects, --quiet, --values -----------------------------------------
 "$GEN" -n 1000 --invalid 5 --seed 3 > "$T/mixed"
-"$V" --rejects "$T/rej" "$T/mixed" > "$T/good"
+"$V" 2>> "$T/stats.err" --rejects "$T/rej" "$T/mixed" > "$T/good"
 is "$?" 0 "--rejects: exit 0"
 is "$(( $(wc -l < "$T/good") + $(wc -l < "$T/rej") ))" "$(grep -cv '^[[:space:]]*$' "$T/mixed")" "--rejects: every record is in one of the two files"
 is "$(grep -c '"_error"' "$T/good")" 0 "--rejects: no invalid record on stdout"
 is "$(grep -c '"_error"' "$T/rej")" "$(wc -l < "$T/rej")" "--rejects: every reject is marked"
 ok test "$(wc -l < "$T/rej")" -gt 0 "--rejects: the generator's broken lines were caught"
-"$V" -q "$T/mixed" > "$T/out"; is "$?" 65 "-q with invalid records: exit 65"
+"$V" 2>> "$T/stats.err" -q "$T/mixed" > "$T/out"; is "$?" 65 "-q with invalid records: exit 65"
 is "$(wc -c < "$T/out")" 0 "-q writes nothing"
-"$V" -q "$T/valid.ndjson"; is "$?" 0 "-q with all valid: exit 0"
+"$V" 2>> "$T/stats.err" -q "$T/valid.ndjson"; is "$?" 0 "-q with all valid: exit 0"
 printf '%s\n' '{"type":"integer","minimum":3}' > "$T/int.json"
-printf '5\n2\n"x"\n' | "$V" --values -s "$T/int.json" > "$T/out"
+printf '5\n2\n"x"\n' | "$V" 2>> "$T/stats.err" --values -s "$T/int.json" > "$T/out"
 is "$(sed -n 1p "$T/out")" 5 "--values: a valid scalar comes out as it was"
 is "$(sed -n 2p "$T/out" | jfield _raw)" 2 "--values: an invalid scalar is wrapped in _raw"
 is "$(sed -n 2p "$T/out" | jfield _error.keyword)" minimum "--values: with its reason"
@@ -136,7 +136,7 @@ is "$(wc -l < "$T/out")" 2000 "the other inputs are still read"
 "$V" "$T/big" 2> "$T/err" | head -n 1 > /dev/null
 is "${PIPESTATUS[0]}" 74 "closed output pipe: exit 74"
 mkfifo "$T/fifo"
-( "$V" < "$T/fifo" > "$T/out"; echo $? > "$T/rc" ) &
+( "$V" 2>> "$T/stats.err" < "$T/fifo" > "$T/out"; echo $? > "$T/rc" ) &
 bg=$!
 exec 7> "$T/fifo"
 head -n 100 "$T/big" >&7

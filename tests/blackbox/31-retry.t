@@ -205,7 +205,8 @@ is "$(cat "$T/q5/$K9Q")" "$(cat "$T/k9.in")" "$K9Q holds the event once (the sec
 is "$(cat "$T/q5"/* | wc -l)" 1 "and nothing else is anywhere: retry.fifo and the DLQ empty"
 
 # --- --ready-fd and SIGTERM -----------------------------------------------------------------
-"$RETRY" --ready-fd 3 3> "$T/ready" 2> "$T/ready.err" &
+# (a short long poll: on SIGTERM the receive in flight is let finish)
+"$RETRY" --ready-fd 3 --wait-time 2 3> "$T/ready" 2> "$T/ready.err" &
 RDPID=$!
 echo "$RDPID" >> "$T/.pids"
 ok wait_for 20 test -s "$T/ready" "--ready-fd 3: readiness written once polling"
@@ -213,7 +214,7 @@ is "$(od -An -c "$T/ready" | tr -d ' ')" '\n' "--ready-fd: a newline"
 like "$(cat "$T/ready.err")" '"level":"info","msg":"polling retry.fifo"' "the log says it is polling"
 kill -TERM "$RDPID"
 wait "$RDPID"
-is "$?" 0 "SIGTERM during a long poll: exit 0"
+is "$?" 0 "SIGTERM during a long poll: exit 0 once it ended"
 like "$(tail -1 "$T/ready.err")" '^\{"prog":"retry","stats":"final",' "a final stats line"
 
 # --- the secret never shows ---------------------------------------------------------

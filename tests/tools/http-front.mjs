@@ -46,6 +46,8 @@
 //                       sequential requests is reproducible
 //   --stats-file F      rewrite F (atomically) with the counters after every
 //                       request
+//   --log-file F        append one JSON line per request to F once its fate
+//                       is known (below)
 //   --quiet             no counters on stderr at exit
 //   --help
 // A request gets at most one fault, tried in this order: hang, reset,
@@ -59,6 +61,17 @@
 // sqs_failed (+sqs_failed_entries), truncate, reset, hang; upstream_error
 // (the upstream could not be reached: answered 502 with a text body); ops
 // (requests per X-Amz-Target operation).
+//
+// Request log (--log-file): a line per request, appended when the answer is
+// sent, or at once for a request held by --hang (so a test can see what is
+// held while it is held): {"n":<its number, in arrival order>,"t":<wall
+// ms>,"op":…,"fault":<kind or null>,"status":<HTTP status, null for a held
+// request>,"req":<the request body>,"res":<the answer's body, null for a held
+// request>}; a body is its JSON value when it parses, else its text, and one
+// over 1 MiB is {"bytes":N}. For truncate and reset, "res" is the whole
+// answer of which only part was sent. Lines are written synchronously, in
+// the order the answers go out: the line of an answer precedes anything the
+// client does on receiving it.
 //
 // Not for real AWS: the Host header and, with --unprocessed/--sqs-failed,
 // the body change after the client signed them; the stand-ins do not check
@@ -76,7 +89,7 @@ function usage(out) {
 	out.write(`usage: http-front --upstream URL [--port N] [--delay-ms N] [--throttle RATE]
          [--error5xx RATE] [--unprocessed RATE] [--sqs-failed RATE]
          [--truncate RATE] [--reset RATE] [--hang RATE] [--auth RATE] [--ops LIST]
-         [--seed S] [--stats-file F] [--quiet]
+         [--seed S] [--stats-file F] [--log-file F] [--quiet]
 RATE: a probability (0.1), a percentage (10%) or first:K. Prints its URL
 first on stdout; counters as a JSON line on stderr on SIGUSR1 and at exit.
 The comment at the top of ${import.meta.url.replace('file://', '')} says more.
@@ -106,6 +119,7 @@ try {
 			ops: { type: 'string' },
 			seed: { type: 'string' },
 			'stats-file': { type: 'string' },
+			'log-file': { type: 'string' },
 			quiet: { type: 'boolean' },
 			help: { type: 'boolean', short: 'h' },
 		},
@@ -181,6 +195,34 @@ function writeStats() {
 	}
 }
 
+// --log-file: see the comment at the top. A failed write is said once and
+// the front goes on: the log is evidence for a test, not part of the service.
+const logFile = a['log-file'];
+let logBroken = false;
+function logBody(buf) {
+	if (buf === null || buf === undefined) return null;
+	if (buf.length > 1 << 20) return { bytes: buf.length };
+	const text = buf.toString('utf8');
+	try {
+		return JSON.parse(text);
+	} catch {
+		return text;
+	}
+}
+function logRequest(res, status, body) {
+	const l = res && res.frontLog;
+	if (!logFile || !l || logBroken) return;
+	res.frontLog = null; // one line per request
+	const line = JSON.stringify({ n: l.n, t: Date.now(), op: l.op, fault: l.fault, status,
+		req: logBody(l.req), res: logBody(body) });
+	try {
+		fs.appendFileSync(logFile, line + '\n');
+	} catch (e) {
+		logBroken = true;
+		process.stderr.write(`${PROG}: --log-file: ${e.message}\n`);
+	}
+}
+
 const agent = new (up.protocol === 'https:' ? https : http).Agent({ keepAlive: true, maxSockets: Infinity });
 const transport = up.protocol === 'https:' ? https : http;
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer',
@@ -212,6 +254,7 @@ function send(res, status, headers, body) {
 	const h = {};
 	for (const [k, v] of Object.entries(headers)) if (!HOP.has(k)) h[k] = v;
 	h['content-length'] = body.length;
+	logRequest(res, status, body);
 	res.writeHead(status, h);
 	res.end(body);
 }
@@ -266,12 +309,14 @@ async function handle(req, res, body) {
 	const op = target.includes('.') ? target.slice(target.indexOf('.') + 1) : target || `${req.method} ${req.url}`;
 	stats.ops[op] = (stats.ops[op] || 0) + 1;
 	const fault = pickFault(op);
+	if (logFile) res.frontLog = { n: stats.requests, op, fault, req: body };
 	if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
 
 	switch (fault) {
 	case 'hang':
 		stats.hang++;
 		hanging.add(res);
+		logRequest(res, null, null);
 		return; // never answered
 	case 'error5xx': {
 		stats.error5xx++;
@@ -320,6 +365,7 @@ async function handle(req, res, body) {
 		const h = {};
 		for (const [k, v] of Object.entries(r.headers)) if (!HOP.has(k)) h[k] = v;
 		h['content-length'] = r.body.length;
+		logRequest(res, r.status, r.body);
 		res.writeHead(r.status, h);
 		res.write(r.body.subarray(0, Math.floor(r.body.length / 2)));
 		// Let the partial answer reach the client before cutting: a FIN after

@@ -3,7 +3,8 @@
  * whole requests against a scripted HTTP server on loopback: headers and
  * signature, retries on 5xx and throttling, none on validation errors, the
  * free resend when a kept connection turns out closed, refused
- * connections), and lib/latency (quantiles). */
+ * connections, nothing more sent once the credentials were refused), and
+ * lib/latency (quantiles). */
 #define _GNU_SOURCE /* strcasestr */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -576,6 +577,57 @@ static void test_refused_connection(void **state)
 	awsconf_free(&conf);
 }
 
+/* Credentials refused once: the requests still queued are not sent (each
+ * would be refused alike), nor is any later one; each ends as refused,
+ * saying so, with the first refusal's reason. */
+static void test_auth_refusal_stops_the_client(void **state)
+{
+	(void)state;
+	static const struct step steps[] = {
+		{REPLY, 400, "{\"__type\":\"com.amazon.coral.service#ExpiredTokenException\",\"message\":\"The security token included in the request is expired\"}"},
+	};
+	struct server s;
+	struct awsconf conf;
+	struct outcome o[4];
+	char err[256];
+
+	memset(o, 0, sizeof(o));
+	server_start(&s, steps, 1, 1);
+	make_conf(&conf, s.port, "EXPIRED/token");
+	struct awsreq_client *c = client_for(&conf, 5); /* one on the wire at a time */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(awsreq_submit(c, "DynamoDB_20120810.BatchWriteItem", strdup("{}"), 2,
+		                               i == 2 ? 60000 : 0, on_done, &o[i], err, sizeof(err)),
+		                 0);
+	for (int i = 0; i < 1000 && awsreq_pending(c) > 0; i++)
+		assert_int_equal(awsreq_wait(c, NULL, 0, 100, err, sizeof(err)), 0);
+	assert_int_equal(awsreq_pending(c), 0); /* the one due in a minute too */
+	assert_int_equal(o[0].cls, AWSREQ_AUTH);
+	assert_int_equal(o[0].status, 400);
+	assert_int_equal(o[0].attempts, 1);
+	for (int i = 1; i < 3; i++) {
+		assert_true(o[i].called);
+		assert_int_equal(o[i].cls, AWSREQ_AUTH);
+		assert_int_equal(o[i].status, 0);
+		assert_int_equal(o[i].attempts, 0);
+		assert_string_equal(o[i].type, "ExpiredTokenException");
+		assert_string_equal(o[i].message, "not sent");
+		assert_non_null(strstr(o[i].summary, "DynamoDB BatchWriteItem: not sent, the credentials "
+		                                     "were refused: DynamoDB BatchWriteItem: HTTP 400 "
+		                                     "ExpiredTokenException"));
+	}
+	/* a later request is not sent either */
+	run_one(c, "{}", &o[3]);
+	assert_int_equal(o[3].cls, AWSREQ_AUTH);
+	assert_int_equal(o[3].status, 0);
+	assert_int_equal(awsreq_stats(c)->requests, 1);
+	assert_int_equal(awsreq_stats(c)->retries, 0);
+	awsreq_client_free(c);
+	server_stop(&s);
+	assert_int_equal(s.served, 1);
+	awsconf_free(&conf);
+}
+
 /* Requests still queued or on the wire when the client goes: no callback,
  * no leak. */
 static void test_free_with_pending(void **state)
@@ -614,6 +666,7 @@ int main(void)
 		cmocka_unit_test(test_closed_keepalive_is_resent_at_once),
 		cmocka_unit_test(test_reset_on_new_connection_counts),
 		cmocka_unit_test(test_refused_connection),
+		cmocka_unit_test(test_auth_refusal_stops_the_client),
 		cmocka_unit_test(test_free_with_pending),
 	};
 	/* No proxy from the environment between us and the loopback server. */

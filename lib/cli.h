@@ -1,0 +1,29 @@
+/* What every tool's main() needs around its loop: whole-number options,
+ * a monotonic clock, and the stop signals turned into a wake-up the loop's
+ * poll() sees. */
+#ifndef EP_CLI_H
+#define EP_CLI_H
+
+/* arg as a whole number from min to max, or a usage error (exit 64) that
+ * names the option as given in opt ("--batch-size"). */
+long cli_number(const char *opt, const char *arg, long min, long max);
+
+/* Seconds, and milliseconds, on the monotonic clock (not wall time: an NTP
+ * step must not stretch a linger or end a drain early). */
+double cli_now_s(void);
+long long cli_now_ms(void);
+
+/* SIGTERM and SIGINT are counted and each writes a byte to a non-blocking
+ * pipe, whose read end this returns for the loop to poll; no SA_RESTART, so
+ * a blocking call returns EINTR. SIGPIPE is ignored: a closed pipe is seen
+ * as EPIPE where it happens. Exits 71 when the pipe cannot be made. */
+int cli_stop_signals(void);
+
+/* Stop signals received so far: the first asks for a drain, a second for an
+ * exit now. */
+int cli_signals_received(void);
+
+/* Empties the wake-up pipe (fd from cli_stop_signals) after poll() said so. */
+void cli_wake_drain(int fd);
+
+#endif
