@@ -39,6 +39,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "cli.h"
 #include "log.h"
 
 #define MAX_TOPICS 64
@@ -87,18 +88,6 @@ static void on_signal(int sig)
 		stop_requested = 1;
 }
 
-static long parse_range(const char *opt, const char *s, long lo, long hi)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(s, &end, 10);
-	if (errno || end == s || *end || n < lo || n > hi)
-		fatalx(EX_USAGE, "%s: '%s' is not a number from %ld to %ld", opt, s, lo, hi);
-	return n;
-}
-
 /* librdkafka logs from its own threads; one line each through lib/log. */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
@@ -126,13 +115,13 @@ int main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "hp:t:vV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'B':
-			brokers = (int)parse_range("--brokers", optarg, 1, 16);
+			brokers = (int)cli_number("--brokers", optarg, 1, 16);
 			break;
 		case 'h':
 			usage(stdout);
 			return EX_OK;
 		case 'p':
-			partitions = (int)parse_range("--partitions", optarg, 1, 1000);
+			partitions = (int)cli_number("--partitions", optarg, 1, 1000);
 			break;
 		case 't':
 			for (char *save = NULL, *t = strtok_r(optarg, ",", &save); t;

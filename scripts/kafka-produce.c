@@ -32,6 +32,7 @@
 #include <cjson/cJSON.h>
 #include <librdkafka/rdkafka.h>
 
+#include "cli.h"
 #include "log.h"
 #include "record.h"
 
@@ -70,18 +71,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
-}
-
-static long parse_range(const char *opt, const char *s, long lo, long hi)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(s, &end, 10);
-	if (errno || end == s || *end || n < lo || n > hi)
-		fatalx(EX_USAGE, "%s: '%s' is not a number from %ld to %ld", opt, s, lo, hi);
-	return n;
 }
 
 static void conf_set(rd_kafka_conf_t *conf, const char *name, const char *value)
@@ -178,10 +167,10 @@ int main(int argc, char **argv)
 			key_delim = optarg;
 			break;
 		case 'm':
-			max_line = (size_t)parse_range("--max-line", optarg, 16, 256L * 1024 * 1024);
+			max_line = (size_t)cli_number("--max-line", optarg, 16, 256L * 1024 * 1024);
 			break;
 		case 'p':
-			partition = (int32_t)parse_range("-p", optarg, 0, INT32_MAX);
+			partition = (int32_t)cli_number("-p", optarg, 0, INT32_MAX);
 			break;
 		case 't':
 			topic = optarg;
