@@ -37,6 +37,8 @@
 # could not run or a run lost events.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib.bash
+source bench/lib.bash
 
 BUILD=${BUILD:-build}
 RUNS=${BENCH_RUNS:-3}
@@ -51,14 +53,9 @@ PRODUCE=$BUILD/bin/kafka-produce
 OUT=bench/out
 export BUILD
 
-die() { echo "bench/e2e: $*" >&2; exit 1; }
-for n in RUNS N NL GAP; do
-	[[ ${!n} =~ ^[0-9]+$ ]] || die "$n: '${!n}' is not a whole number"
-done
+whole_numbers RUNS N NL GAP
 [ "$RUNS" -ge 1 ] && [ "$N" -ge 100 ] && [ "$NL" -ge 2 ] || die "BENCH_RUNS >= 1, BENCH_EVENTS >= 100, BENCH_LATENCY_EVENTS >= 2"
-for t in "$GEN" "$MOCK" "$PRODUCE" "$BUILD"/bin/{kcat-in,validate,persist,route}; do
-	[ -x "$t" ] || die "$t is missing: run make all (make bench does)"
-done
+need_built "$GEN" "$MOCK" "$PRODUCE" "$BUILD"/bin/{kcat-in,validate,persist,route}
 command -v node > /dev/null || die "node is not installed (scripts/install-deps.sh)"
 [ -d scripts/node/node_modules ] || die "the stand-ins are not installed (scripts/install-deps.sh)"
 mkdir -p "$OUT"
@@ -105,8 +102,6 @@ export AWS_ENDPOINT_URL_SQS=$ADDR
 scripts/provision.sh > "$W/provision.out" 2>&1 || die "provision.sh: $(tail -3 "$W/provision.out")"
 
 X=(-X session.timeout.ms=6000 -X heartbeat.interval.ms=500)
-stamp() { perl -MTime::HiRes=time -ne 'BEGIN { $| = 1 } printf "%d %s", time() * 1e6, $_'; }
-now_us() { echo $(($(date +%s%N) / 1000)); }
 final() { # PROG KEY FILE: a member of PROG's final stats line in FILE
 	grep "\"prog\":\"$1\",\"stats\":\"final\"" "$3" | tail -1 | cut -d' ' -f2- |
 		perl -MJSON::PP -ne '$v = decode_json($_); $v = $v->{$_} for split /\./, "'"$2"'"; print $v'
@@ -125,11 +120,10 @@ for ((i = 1; i <= RUNS; i++)); do
 	[ "$acks" = "$N" ] || die "run $i: $acks outcomes of $N events"
 	t0=$(grep -m1 'kcat-in: assigned' "$W/tput$i.err" | cut -d' ' -f1)
 	tt+=($((t1 - t0)))
-	echo "bench/e2e: run $i: $N events in $(awk -v t=$((t1 - t0)) 'BEGIN { printf "%.2f", t / 1e6 }') s" >&2
+	say "run $i: $N events in $(awk -v t=$((t1 - t0)) 'BEGIN { printf "%.2f", t / 1e6 }') s"
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
 mt=$(median "${tt[@]}")
-bt=$(printf '%s\n' "${tt[@]}" | sort -n | head -1)
+bt=$(minimum "${tt[@]}")
 last=$W/tput$RUNS.err
 persist_p50=$(final persist latency_ms.p50 "$last") persist_p99=$(final persist latency_ms.p99 "$last")
 route_p50=$(final route latency_ms.p50 "$last") route_p99=$(final route latency_ms.p99 "$last")
@@ -187,8 +181,7 @@ awk -v n="$N" -v runs="$RUNS" -v mt="$mt" -v bt="$bt" -v nl="$NL" -v gap="$GAP" 
 	-v p50="$p50" -v p90="$p90" -v p99="$p99" -v pmax="$pmax" -v target="$TARGET_MS" -v verdict="$verdict" \
 	-v pp50="$persist_p50" -v pp99="$persist_p99" -v rp50="$route_p50" -v rp99="$route_p99" \
 	-v rb="$route_batch" -v pb="$persist_batch" -v kx="${KIN_X[*]:-}" \
-	-v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" -v cores="$(nproc)" '
-function comma(x,   s) { x = sprintf("%.0f", x); s = ""; while (length(x) > 3) { s = "," substr(x, length(x) - 2) s; x = substr(x, 1, length(x) - 3) } return x s }
+	-v cpu="$(cpu_model)" -v cores="$(nproc)" "$BENCH_AWK"'
 BEGIN {
 	printf "the looped pipeline (kcat-in --acks | validate | persist | route) on kafka-mock, dynalite, fauxqs\n"
 	printf "%s, %d cores, everything on this machine\n\n", cpu, cores

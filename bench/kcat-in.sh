@@ -25,6 +25,8 @@
 # lost messages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib.bash
+source bench/lib.bash
 
 BUILD=${BUILD:-build}
 RUNS=${BENCH_RUNS:-5}
@@ -35,10 +37,7 @@ GEN=$BUILD/bin/gen-events
 MOCK=$BUILD/bin/kafka-mock
 OUT=bench/out
 
-die() { echo "bench/kcat-in: $*" >&2; exit 1; }
-for n in RUNS N; do
-	[[ ${!n} =~ ^[0-9]+$ ]] || die "$n: '${!n}' is not a whole number"
-done
+whole_numbers RUNS N
 [ "$RUNS" -ge 1 ] && [ "$N" -ge 1000 ] || die "BENCH_RUNS must be >= 1 and BENCH_MESSAGES >= 1000"
 [ -x "$KIN" ] && [ -x "$GEN" ] && [ -x "$MOCK" ] || die "$KIN, $GEN or $MOCK is missing: run make all (make bench does)"
 command -v kcat > /dev/null || die "kcat is not installed (scripts/install-deps.sh)"
@@ -65,9 +64,6 @@ have=$(wc -l < "$W/truth")
 ENDS=$(awk '{ if ($2 + 1 > e[$1]) e[$1] = $2 + 1 } END { for (p = 0; p < 4; p++) printf "%s%d:%d", p ? " " : "", p, e[p] }' "$W/truth")
 
 X=(-X fetch.wait.max.ms=100 -X queued.min.messages=1000000 -X session.timeout.ms=6000 -X heartbeat.interval.ms=500)
-# stamp: each stderr line with the time it was read (µs since the epoch)
-stamp() { perl -MTime::HiRes=time -ne 'BEGIN { $| = 1 } printf "%d %s", time() * 1e6, $_'; }
-now_us() { echo $(($(date +%s%N) / 1000)); }
 
 # run_one NAME I: one timed run; prints the microseconds from the assignment
 # to the exit, or fails when the run lost something.
@@ -86,7 +82,7 @@ run_one() {
 		committed=$(grep '"stats":"final"' "$W/err.$name" | cut -d' ' -f2- | perl -MJSON::PP -ne '
 			print join(" ", map { "$_->{partition}:$_->{committed}" }
 				sort { $a->{partition} <=> $b->{partition} } @{decode_json($_)->{partitions}})')
-		[ "$committed" = "$ENDS" ] || { echo "bench/kcat-in: kcat-in committed '$committed', not '$ENDS'" >&2; return 1; }
+		[ "$committed" = "$ENDS" ] || { say "kcat-in committed '$committed', not '$ENDS'"; return 1; }
 		;;
 	kcat)
 		n=$(kcat -b "$BOOT" -G "$g" "${X[@]}" -X auto.offset.reset=earliest -e stream_producer 2> >(stamp > "$W/err.$name") | wc -l)
@@ -94,9 +90,9 @@ run_one() {
 		sleep 0.1
 		;;
 	esac
-	[ "$n" = "$N" ] || { echo "bench/kcat-in: $name delivered $n of $N: $(tail -3 "$W/err.$name")" >&2; return 1; }
+	[ "$n" = "$N" ] || { say "$name delivered $n of $N: $(tail -3 "$W/err.$name")"; return 1; }
 	t0=$(grep -m1 -E 'assigned' "$W/err.$name" | cut -d' ' -f1)
-	[ -n "$t0" ] || { echo "bench/kcat-in: $name reported no assignment" >&2; return 1; }
+	[ -n "$t0" ] || { say "$name reported no assignment"; return 1; }
 	echo $((t1 - t0))
 }
 
@@ -108,8 +104,6 @@ for ((i = 0; i < RUNS; i++)); do
 	tc+=("$t")
 done
 
-median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
-minimum() { printf '%s\n' "$@" | sort -n | head -1; }
 mk=$(median "${tk[@]}") mc=$(median "${tc[@]}")
 bk=$(minimum "${tk[@]}") bc=$(minimum "${tc[@]}")
 ratio=$(awk -v k="$mk" -v c="$mc" 'BEGIN { printf "%.3f", c / k }')
@@ -117,8 +111,7 @@ verdict=$(awk -v r="$ratio" -v t="$TARGET" 'BEGIN { print (r >= t) ? "PASS" : "M
 
 awk -v n="$N" -v bytes="$bytes" -v runs="$RUNS" -v mk="$mk" -v mc="$mc" -v bk="$bk" -v bc="$bc" \
 	-v ratio="$ratio" -v target="$TARGET" -v verdict="$verdict" -v kcatv="$(kcat -V 2>&1 | head -1)" \
-	-v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" -v cores="$(nproc)" '
-function comma(x,   s) { x = sprintf("%.0f", x); s = ""; while (length(x) > 3) { s = "," substr(x, length(x) - 2) s; x = substr(x, 1, length(x) - 3) } return x s }
+	-v cpu="$(cpu_model)" -v cores="$(nproc)" "$BENCH_AWK"'
 BEGIN {
 	printf "kcat-in (acks looped through cat) vs kcat -G -e: %s messages (%.0f MB, lz4) in 4 partitions of kafka-mock\n", comma(n), bytes / 1e6
 	printf "%d runs each, alternating, a fresh group each run, timed from assignment to exit; %s, %d cores; %s\n\n", runs, cpu, cores, kcatv

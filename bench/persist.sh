@@ -40,6 +40,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=lib.bash
+source bench/lib.bash
 
 BUILD=${BUILD:-build}
 RUNS=${BENCH_RUNS:-3}
@@ -54,29 +56,17 @@ P=$BUILD/bin/persist
 GEN=$BUILD/bin/gen-events
 OUT=bench/out
 
-die() { echo "bench/persist: $*" >&2; exit 1; }
-for n in RUNS N BASE_N BASE_FRONT_N DELAY DIRECT_INFLIGHT; do
-	[[ ${!n} =~ ^[0-9]+$ ]] || die "$n: '${!n}' is not a whole number"
-done
-[ "$RUNS" -ge 1 ] && [ "$N" -ge 1000 ] && [ "$BASE_N" -ge 100 ] && [ "$BASE_FRONT_N" -ge 100 ] ||
-	die "BENCH_RUNS must be >= 1, BENCH_EVENTS >= 1000, the baselines' counts >= 100"
-[ "$BASE_N" -le "$N" ] && [ "$BASE_FRONT_N" -le "$N" ] || die "the baselines' counts must not exceed BENCH_EVENTS"
+whole_numbers RUNS N BASE_N BASE_FRONT_N DELAY DIRECT_INFLIGHT
+check_batched_counts
 [ -x "$P" ] && [ -x "$GEN" ] || die "$P or $GEN is missing: run make all (make bench does)"
 command -v node > /dev/null || die "node is not installed (scripts/install-deps.sh)"
 [ -d scripts/node/node_modules/dynalite ] || die "dynalite is not installed (scripts/install-deps.sh)"
-timer=
-if [ -x /usr/bin/time ]; then timer=/usr/bin/time; else echo "bench/persist: /usr/bin/time missing (apt-get install time): no peak RSS" >&2; fi
+timer=$(find_timer)
 mkdir -p "$OUT"
 
 # Stand-ins, fronts, the clean-up at exit (every process started is stopped)
 # and a hermetic AWS environment (fake keys, us-east-1): the tests' library.
-# Sourced without -e: its watchdog and its clean-up are written for a shell
-# that goes on after a failed command.
-# shellcheck source=../tests/lib.sh
-set +e
-source tests/lib.sh
-set -e
-trap 'set +e; _lib_exit' EXIT
+tests_lib
 
 # The inputs, once: regenerated only when the generator changes.
 input() { # COUNT: prints the file's name
@@ -105,13 +95,10 @@ stop_all() {
 	FRONT_PID=
 }
 
-# stat_of FILE KEY: a number from persist's final stats line.
-stat_of() { grep '"stats":"final"' "$1" | tail -1 | grep -o "\"$2\":[0-9.]*" | cut -d: -f2; }
-
 # run_persist FRONT CHECK INPUT [PERSIST OPTIONS…]: one timed run on a fresh
 # dynalite, through a front adding $DELAY ms when FRONT is 1; when CHECK is 1,
 # the table must hold as many items as persist stored. Sets RUN_US, RUN_REQ,
-# RUN_STORED and RUN_RSS (peak RSS in kB, 0 without /usr/bin/time).
+# RUN_N (stored) and RUN_RSS (peak RSS in kB, 0 without /usr/bin/time).
 run_persist() {
 	local front=$1 check=$2 in=$3 endpoint t0 t1 rc=0 rss=0 lines req stored
 	shift 3
@@ -140,7 +127,7 @@ run_persist() {
 		[ "$count" = "$stored" ] || die "persist${*:+ $*}: said it stored $stored, the table holds $count"
 	fi
 	stop_all
-	RUN_US=$(((t1 - t0) / 1000)) RUN_REQ=$req RUN_STORED=$stored RUN_RSS=$rss
+	RUN_US=$(((t1 - t0) / 1000)) RUN_REQ=$req RUN_N=$stored RUN_RSS=$rss
 }
 
 # run_direct INPUT: the direct client on a fresh dynalite; sets RUN_US and
@@ -158,66 +145,51 @@ run_direct() {
 }
 
 # --- timed runs: the batched cases alternating, then the baselines -------------
-declare -a tp tpf td
-qp=0 qpf=0 sp=0 spf=0 rssp=0 rsspf=0 qd=0
 for ((i = 0; i < RUNS; i++)); do
-	check=0
-	[ $i = 0 ] && check=1
-	run_persist 0 $check "$events"
-	tp+=("$RUN_US")
-	[ "$RUN_REQ" -gt "$qp" ] && qp=$RUN_REQ sp=$RUN_STORED
-	[ "$RUN_RSS" -gt "$rssp" ] && rssp=$RUN_RSS
+	run_persist 0 $((i == 0)) "$events"
+	record_run 0
 	run_direct "$events"
-	td+=("$RUN_US") qd=$RUN_REQ
+	record_run 1
 	run_persist 1 0 "$events"
-	tpf+=("$RUN_US")
-	[ "$RUN_REQ" -gt "$qpf" ] && qpf=$RUN_REQ spf=$RUN_STORED
-	[ "$RUN_RSS" -gt "$rsspf" ] && rsspf=$RUN_RSS
+	record_run 2
 done
+medians
+mp=${CASE_US[0]} qp=${CASE_REQ[0]} sp=${CASE_N[0]} rssp=${CASE_RSS[0]}
+md=${CASE_US[1]} qd=${CASE_REQ[1]}
+mpf=${CASE_US[2]} qpf=${CASE_REQ[2]} spf=${CASE_N[2]} rsspf=${CASE_RSS[2]}
 run_persist 0 0 "$T/base.ndjson" --batch-size 1 --inflight 1
-tb=$RUN_US qb=$RUN_REQ sb=$RUN_STORED rb=$RUN_RSS
+tb=$RUN_US qb=$RUN_REQ sb=$RUN_N rb=$RUN_RSS
 run_persist 1 0 "$T/base-front.ndjson" --batch-size 1 --inflight 1
-tbf=$RUN_US qbf=$RUN_REQ sbf=$RUN_STORED rbf=$RUN_RSS
+tbf=$RUN_US qbf=$RUN_REQ sbf=$RUN_N rbf=$RUN_RSS
 run_persist 0 0 "$small"
 rss_small=$RUN_RSS
 run_persist 0 0 "$large"
 rss_large=$RUN_RSS
-
-median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
-mp=$(median "${tp[@]}") mpf=$(median "${tpf[@]}") md=$(median "${td[@]}")
 
 awk -v n="$N" -v bytes="$bytes" -v runs="$RUNS" -v delay="$DELAY" -v di="$DIRECT_INFLIGHT" \
 	-v mp="$mp" -v mpf="$mpf" -v md="$md" -v tb="$tb" -v tbf="$tbf" -v bn="$BASE_N" -v bfn="$BASE_FRONT_N" \
 	-v qp="$qp" -v sp="$sp" -v qpf="$qpf" -v spf="$spf" -v qd="$qd" -v qb="$qb" -v sb="$sb" -v qbf="$qbf" -v sbf="$sbf" \
 	-v rssp="$rssp" -v rsspf="$rsspf" -v rb="$rb" -v rbf="$rbf" -v rs="$rss_small" -v rl="$rss_large" -v ns=$RSS_SMALL -v nl=$RSS_LARGE \
 	-v dyn="$(node -p 'require("./scripts/node/node_modules/dynalite/package.json").version')" -v node="$(node --version)" \
-	-v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" -v cores="$(nproc)" '
-function comma(x,   s) { x = sprintf("%.0f", x); s = ""; while (length(x) > 3) { s = "," substr(x, length(x) - 2) s; x = substr(x, 1, length(x) - 3) } return x s }
-function mb(kb) { return kb > 0 ? sprintf("%.1f MB", kb / 1024) : "n/a" }
-function row(name, cnt, us, q, s, rss) {
-	printf "%-38s %8s %9.3f %10s %9s %11.4f %10s\n", name, comma(cnt), us / 1e6, comma(cnt / (us / 1e6)), comma(q), q / s, mb(rss)
-}
-function verdict(ok) { return ok ? "PASS" : "MISS" }
+	-v cpu="$(cpu_model)" -v cores="$(nproc)" "$BENCH_AWK"'
 BEGIN {
 	printf "persist vs one write at a time: %s events (%.1f MB, all valid), dynalite %s on 127.0.0.1\n", comma(n), bytes / 1e6, dyn
 	printf "a fresh dynalite and table per run; %s, %d cores (shared: noisy); node %s\n", cpu, cores, node
-	printf "batched cases: %d runs each, alternating, median. One-at-a-time baselines: one run on the\n", runs
-	printf "first %s events (the first %s behind the front): fewer events, same rate.\n\n", comma(bn), comma(bfn)
-	printf "%-38s %8s %9s %10s %9s %11s %10s\n", "", "events", "seconds", "events/s", "requests", "req/stored", "peak RSS"
+	runs_note(runs, bn, bfn, "events")
+	table_head("events", "req/stored", 1)
 	printf "straight to dynalite\n"
-	row("  persist (defaults: -b 25 -i 4)", n, mp, qp, sp, rssp)
-	row("  persist --batch-size 1 --inflight 1", bn, tb, qb, sb, rb)
-	printf "%-38s %8s %9.3f %10s %9s %11.4f %10s\n", "  direct client (node, 25 x " di ")", comma(n), md / 1e6, comma(n / (md / 1e6)), comma(qd), qd / n, "-"
-	printf "behind a %d ms-per-request front (tests/tools/http-front.mjs)\n", delay
-	row("  persist (defaults)", n, mpf, qpf, spf, rsspf)
-	row("  persist --batch-size 1 --inflight 1", bfn, tbf, qbf, sbf, rbf)
+	row("  persist (defaults: -b 25 -i 4)", n, mp, qp, sp, mb(rssp))
+	row("  persist --batch-size 1 --inflight 1", bn, tb, qb, sb, mb(rb))
+	row("  direct client (node, 25 x " di ")", n, md, qd, n, "-")
+	front_heading(delay)
+	row("  persist (defaults)", n, mpf, qpf, spf, mb(rsspf))
+	row("  persist --batch-size 1 --inflight 1", bfn, tbf, qbf, sbf, mb(rbf))
 	ep = n / (mp / 1e6); eb = bn / (tb / 1e6); epf = n / (mpf / 1e6); ebf = bfn / (tbf / 1e6); ed = n / (md / 1e6)
 	rq = (qp / sp > qpf / spf) ? qp / sp : qpf / spf
-	printf "\nratios (events/s):\n"
-	printf "  %-46s %8.1fx\n", "batched / one at a time, straight to dynalite", ep / eb
-	printf "  %-46s %8.1fx   target >= 20x     %s\n", "batched / one at a time, behind the " delay " ms front", epf / ebf, verdict(epf / ebf >= 20)
-	printf "  %-46s %8.0f%%   target >= 80%%     %s\n", "persist / direct client, straight to dynalite", 100 * ep / ed, verdict(ep / ed >= 0.8)
-	printf "%-48s %8.4f    target <= 0.045   %s\n", "requests per stored event at load (worst run)", rq, verdict(rq <= 0.045)
+	batching("dynalite", delay, ep / eb, epf / ebf, 20)
+	target_line(sprintf("  %-46s %8.0f%%", "persist / direct client, straight to dynalite", 100 * ep / ed), "target >= 80%", ep / ed >= 0.8)
+	per_request("stored", rq, 0.045)
+	target_lines()
 	printf "persist peak RSS: %s for %s events, %s for %s (%.2fx for %dx the input)\n", mb(rs), comma(ns), mb(rl), comma(nl), (rs > 0 ? rl / rs : 0), nl / ns
 }'
 

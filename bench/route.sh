@@ -32,6 +32,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=lib.bash
+source bench/lib.bash
 
 BUILD=${BUILD:-build}
 RUNS=${BENCH_RUNS:-3}
@@ -46,16 +48,9 @@ GEN=$BUILD/bin/gen-events
 OUT=bench/out
 CLIENTS=(Client_A.fifo Client_B.fifo Client_C.fifo Client_D.fifo)
 
-die() { echo "bench/route: $*" >&2; exit 1; }
-for n in RUNS N BASE_N BASE_FRONT_N DELAY; do
-	[[ ${!n} =~ ^[0-9]+$ ]] || die "$n: '${!n}' is not a whole number"
-done
-[ "$RUNS" -ge 1 ] && [ "$N" -ge 1000 ] && [ "$BASE_N" -ge 100 ] && [ "$BASE_FRONT_N" -ge 100 ] ||
-	die "BENCH_RUNS must be >= 1, BENCH_EVENTS >= 1000, the baselines' counts >= 100"
-[ "$BASE_N" -le "$N" ] && [ "$BASE_FRONT_N" -le "$N" ] || die "the baselines' counts must not exceed BENCH_EVENTS"
-for t in route validate persist gen-events; do
-	[ -x "$BUILD/bin/$t" ] || die "$BUILD/bin/$t is missing: run make all (make bench does)"
-done
+whole_numbers RUNS N BASE_N BASE_FRONT_N DELAY
+check_batched_counts
+need_built "$BUILD"/bin/{route,validate,persist,gen-events}
 command -v node > /dev/null || die "node is not installed (scripts/install-deps.sh)"
 [ -d scripts/node/node_modules/fauxqs ] && [ -d scripts/node/node_modules/dynalite ] ||
 	die "fauxqs or dynalite is not installed (scripts/install-deps.sh)"
@@ -63,16 +58,7 @@ mkdir -p "$OUT"
 
 # Stand-ins, fronts, the clean-up at exit (every process started is stopped)
 # and a hermetic AWS environment (fake keys, us-east-1): the tests' library.
-# Sourced without -e: its watchdog and its clean-up are written for a shell
-# that goes on after a failed command.
-# shellcheck source=../tests/lib.sh
-set +e
-source tests/lib.sh
-set -e
-trap 'set +e; _lib_exit' EXIT
-
-# stat_of FILE KEY: a number from a tool's final stats line.
-stat_of() { grep '"stats":"final"' "$1" | tail -1 | grep -o "\"$2\":[0-9.]*" | cut -d: -f2; }
+tests_lib
 
 # --- route's input, once ------------------------------------------------------------
 start_dynamodb || die "dynamodb-local did not start"
@@ -92,7 +78,7 @@ bytes=$(stat -c %s "$T/input.ndjson")
 # run_route FRONT CHECK INPUT [ROUTE OPTIONS…]: one timed run on a fresh
 # fauxqs with fresh queues, through a front adding $DELAY ms when FRONT is 1;
 # when CHECK is 1, the four client queues must hold what route sent them.
-# Sets RUN_US, RUN_REQ and RUN_TOC (to_client). Not in a subshell: the
+# Sets RUN_US, RUN_REQ and RUN_N (to_client). Not in a subshell: the
 # stand-ins' output files are numbered by tests/lib.sh in this shell.
 run_route() {
 	local front=$1 check=$2 in=$3 endpoint t0 t1 rc=0 lines req toc
@@ -126,59 +112,46 @@ run_route() {
 	fi
 	[ "$front" = 1 ] && { stop_pid "$FRONT_PID" || true; }
 	stop_pid "$SQS_PID" || true
-	RUN_US=$(((t1 - t0) / 1000)) RUN_REQ=$req RUN_TOC=$toc
+	RUN_US=$(((t1 - t0) / 1000)) RUN_REQ=$req RUN_N=$toc
 }
 
 # --- timed runs: the batched cases alternating, then the baselines --------------
-declare -a tr trf
-qr=0 cr=0 qrf=0 crf=0
 for ((i = 0; i < RUNS; i++)); do
-	check=0
-	[ $i = 0 ] && check=1
-	run_route 0 $check "$T/input.ndjson"
-	tr+=("$RUN_US")
-	[ "$RUN_REQ" -gt "$qr" ] && qr=$RUN_REQ cr=$RUN_TOC
+	run_route 0 $((i == 0)) "$T/input.ndjson"
+	record_run 0
 	run_route 1 0 "$T/input.ndjson"
-	trf+=("$RUN_US")
-	[ "$RUN_REQ" -gt "$qrf" ] && qrf=$RUN_REQ crf=$RUN_TOC
+	record_run 1
 done
+medians
+mr=${CASE_US[0]} qr=${CASE_REQ[0]} cr=${CASE_N[0]}
+mrf=${CASE_US[1]} qrf=${CASE_REQ[1]} crf=${CASE_N[1]}
 run_route 0 0 "$T/base.ndjson" --batch-size 1 --inflight 1
-tb=$RUN_US qb=$RUN_REQ cb=$RUN_TOC
+tb=$RUN_US qb=$RUN_REQ cb=$RUN_N
 run_route 1 0 "$T/base-front.ndjson" --batch-size 1 --inflight 1
-tbf=$RUN_US qbf=$RUN_REQ cbf=$RUN_TOC
-
-median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
-mr=$(median "${tr[@]}") mrf=$(median "${trf[@]}")
+tbf=$RUN_US qbf=$RUN_REQ cbf=$RUN_N
 
 awk -v n="$N" -v bytes="$bytes" -v stored="$stored" -v runs="$RUNS" -v delay="$DELAY" \
 	-v mr="$mr" -v mrf="$mrf" -v tb="$tb" -v tbf="$tbf" -v bn="$BASE_N" -v bfn="$BASE_FRONT_N" \
 	-v qr="$qr" -v cr="$cr" -v qrf="$qrf" -v crf="$crf" -v qb="$qb" -v cb="$cb" -v qbf="$qbf" -v cbf="$cbf" \
 	-v fq="$(node -p 'require("./scripts/node/node_modules/fauxqs/package.json").version')" -v node="$(node --version)" \
-	-v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" -v cores="$(nproc)" '
-function comma(x,   s) { x = sprintf("%.0f", x); s = ""; while (length(x) > 3) { s = "," substr(x, length(x) - 2) s; x = substr(x, 1, length(x) - 3) } return x s }
-function row(name, cnt, us, q, c) {
-	printf "%-38s %8s %9.3f %10s %9s %11.4f\n", name, comma(cnt), us / 1e6, comma(cnt / (us / 1e6)), comma(q), q / c
-}
-function verdict(ok) { return ok ? "PASS" : "MISS" }
+	-v cpu="$(cpu_model)" -v cores="$(nproc)" "$BENCH_AWK"'
 BEGIN {
 	printf "route vs one message at a time: %s records (%.1f MB; validate | persist output, %s stored events,\n", comma(n), bytes / 1e6, comma(stored)
 	printf "the rest marked for the DLQ), fauxqs %s on 127.0.0.1, a fresh one with fresh queues per run\n", fq
 	printf "%s, %d cores (shared: noisy); node %s\n", cpu, cores, node
-	printf "batched cases: %d runs each, alternating, median. One-at-a-time baselines: one run on the\n", runs
-	printf "first %s records (the first %s behind the front): fewer records, same rate.\n\n", comma(bn), comma(bfn)
-	printf "%-38s %8s %9s %10s %9s %11s\n", "", "records", "seconds", "events/s", "requests", "req/routed"
+	runs_note(runs, bn, bfn, "records")
+	table_head("records", "req/routed")
 	printf "straight to fauxqs\n"
 	row("  route (defaults: -b 10 -i 8)", n, mr, qr, cr)
 	row("  route --batch-size 1 --inflight 1", bn, tb, qb, cb)
-	printf "behind a %d ms-per-request front (tests/tools/http-front.mjs)\n", delay
+	front_heading(delay)
 	row("  route (defaults)", n, mrf, qrf, crf)
 	row("  route --batch-size 1 --inflight 1", bfn, tbf, qbf, cbf)
 	er = n / (mr / 1e6); eb = bn / (tb / 1e6); erf = n / (mrf / 1e6); ebf = bfn / (tbf / 1e6)
 	rq = (qr / cr > qrf / crf) ? qr / cr : qrf / crf
-	printf "\nratios (events/s):\n"
-	printf "  %-46s %8.1fx\n", "batched / one at a time, straight to fauxqs", er / eb
-	printf "  %-46s %8.1fx   target >= 10x    %s\n", "batched / one at a time, behind the " delay " ms front", erf / ebf, verdict(erf / ebf >= 10)
-	printf "%-48s %8.4f    target <= 0.11   %s\n", "requests per routed event at load (worst run)", rq, verdict(rq <= 0.11)
+	batching("fauxqs", delay, er / eb, erf / ebf, 10)
+	per_request("routed", rq, 0.11)
+	target_lines()
 	printf "(requests: every HTTP request route made, queue-URL lookups and DLQ batches included;\n"
 	printf " routed events: to_client, the events sent to the clients'"'"' queues)\n"
 }'

@@ -67,6 +67,8 @@
 # 1 when it could not run, a process failed, or events were lost.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib.bash
+source bench/lib.bash
 
 BUILD=${BUILD:-build}
 N=${BENCH_SOAK_EVENTS:-1000000}
@@ -78,15 +80,10 @@ SEED=${BENCH_SOAK_SEED:-900}
 OUT=bench/out
 TOPIC=soak
 
-die() { echo "bench/soak: $*" >&2; exit 1; }
-for n in N CHUNK WINDOW SAMPLE_S STALL_S SEED; do
-	[[ ${!n} =~ ^[0-9]+$ ]] || die "$n: '${!n}' is not a whole number"
-done
+whole_numbers N CHUNK WINDOW SAMPLE_S STALL_S SEED
 [ "$N" -ge 1000 ] && [ "$CHUNK" -ge 100 ] && [ "$WINDOW" -ge $((2 * CHUNK)) ] && [ "$SAMPLE_S" -ge 1 ] ||
 	die "BENCH_SOAK_EVENTS >= 1000, BENCH_SOAK_CHUNK >= 100, BENCH_SOAK_WINDOW >= 2 chunks, BENCH_SOAK_SAMPLE_S >= 1"
-for t in "$BUILD"/bin/{gen-events,kafka-mock,kafka-produce,kcat-in,validate,persist,route,retry}; do
-	[ -x "$t" ] || die "$t is missing: run make all (make bench does)"
-done
+need_built "$BUILD"/bin/{gen-events,kafka-mock,kafka-produce,kcat-in,validate,persist,route,retry}
 command -v node > /dev/null || die "node is not installed (scripts/install-deps.sh)"
 command -v kcat > /dev/null || die "kcat is not installed (scripts/install-deps.sh)"
 [ -d scripts/node/node_modules/fauxqs ] && [ -d scripts/node/node_modules/dynalite ] ||
@@ -97,17 +94,12 @@ BUILD=$(cd "$BUILD" && pwd)
 # Stand-ins, the clean-up at exit (every process started is stopped, even if
 # this shell is killed: the library's watchdog), a hermetic AWS environment,
 # and the end-to-end helpers (e2e_kafka, descendants, kin_stat, committed_of,
-# E2E_X). Sourced without -e, as bench/persist.sh and bench/route.sh do.
-# shellcheck source=../tests/lib.sh
-set +e
-source tests/lib.sh
-# shellcheck source=../tests/lib-e2e.sh
-source tests/lib-e2e.sh
-set -e
-trap 'set +e; _lib_exit' EXIT
+# E2E_X).
+tests_lib e2e
 
-stamp() { perl -MTime::HiRes=time -ne 'BEGIN { $| = 1 } printf "%d %s", time() * 1e6, $_'; }
-now_us() { NOW=${EPOCHREALTIME/./}; }
+# set_now: NOW, the time in µs since the epoch, without the subshell that
+# now_us needs: sample() runs every second for the whole soak.
+set_now() { NOW=${EPOCHREALTIME/./}; }
 CLK_TCK=$(getconf CLK_TCK)
 PAGE_KB=$(($(getconf PAGESIZE) / 1024))
 mem_avail_mb() { awk '$1 == "MemAvailable:" { printf "%d", $2 / 1024 }' /proc/meminfo; }
@@ -119,7 +111,7 @@ e2e_kafka -p 4 -t "$TOPIC" || die "kafka-mock did not start"
 start_standins || die "dynalite, fauxqs or provision.sh failed"
 "$GEN" -n "$N" --invalid 1 --seed "$SEED" > "$T/events" || die "gen-events failed"
 VALID=$("$VALIDATE" --rejects /dev/null < "$T/events" 2> /dev/null | wc -l)
-echo "bench/soak: $N events ($VALID valid), kafka $BOOT, dynamodb $DDB_URL, sqs $SQS_URL" >&2
+say "$N events ($VALID valid), kafka $BOOT, dynamodb $DDB_URL, sqs $SQS_URL"
 
 # --- the pipeline, retry, the producer ---------------------------------------------
 scripts/pipeline.sh -- -b "$BOOT" -t "$TOPIC" -G soak "${E2E_X[@]}" --stats-interval 1 \
@@ -146,7 +138,7 @@ declare -A WATCH=([pipeline]=$PIPE_PID [retry]=$RETRY_PID [kafka-produce]=$PROD_
 sample() {
 	local name pid _r res st rss fds ticks f try
 	local -a fd
-	now_us
+	set_now
 	shopt -s nullglob
 	for name in "${NAMES[@]}"; do
 		pid=${PIDOF[$name]:-0} rss=-1 fds=-1 ticks=-1
@@ -229,7 +221,7 @@ while :; do
 	done
 	sleep 0.2
 done
-echo "bench/soak: all $N outcomes back; stopping" >&2
+say "all $N outcomes back; stopping"
 
 # --- stopping: the pipeline drains and commits, retry stops, the producer ends ---------
 kill -TERM "$PIPE_PID"
@@ -284,16 +276,15 @@ dups=$((qsum - N))
 # between kcat-in's stats lines
 { echo "$T_ASSIGN 0"; cat "$T/series"; } > "$T/series.all"
 awk -v n="$N" -v ta="$T_ASSIGN" -v mem0="$MEM0" -v memend="$(mem_avail_mb)" -v load0="$LOAD0" -v load1="$(cut -d' ' -f1 /proc/loadavg)" -v tck="$CLK_TCK" \
-	-v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" -v cores="$(nproc)" \
+	-v cpu="$(cpu_model)" -v cores="$(nproc)" \
 	-v node="$(node --version)" -v valid="$VALID" -v items="$items" -v count_s="$count_s" \
 	-v qa="${QN[Client_A]}" -v qb="${QN[Client_B]}" -v qc="${QN[Client_C]}" -v qd="${QN[Client_D]}" \
 	-v qdlq="${QN[dlq]}" -v qretry="${QN[retry]}" -v qsum="$qsum" -v dups="$dups" \
 	-v committed="$committed" -v ends="$ends" -v kacks="$kin_acks" -v kout="$kin_out" \
 	-v toc="$to_client" -v tod="$to_dlq" -v tor="$to_retry" -v lost="${#lost[@]}" \
-	-v chunk="$CHUNK" -v window="$WINDOW" -v json="$T/soak.json" '
-function comma(x,   s, neg) { x = sprintf("%.0f", x); neg = x < 0; if (neg) x = -x; s = ""
-	while (length(x) > 3) { s = "," substr(x, length(x) - 2) s; x = substr(x, 1, length(x) - 3) } return (neg ? "-" : "") x s }
-function mb(kb) { return kb < 0 ? "-" : sprintf("%.1f", kb / 1024) }
+	-v chunk="$CHUNK" -v window="$WINDOW" -v json="$T/soak.json" "$BENCH_AWK"'
+# an RSS column: "-" for a process that was gone
+function rss_mb(kb) { return kb < 0 ? "-" : sprintf("%.1f", kb / 1024) }
 function num(v) { return v < 0 ? "null" : v }
 FNR == NR { st[ns] = $1; sa[ns] = $2; ns++; next }
 { # samples: LABEL T_US ACKS NAME PID RSS FDS TICKS
@@ -338,7 +329,7 @@ END {
 		verdict = (g > 0.10 || fds["end", p] > fds["mid", p]) ? "GROWTH" : "flat"
 		if (rss["end", p] < 0) verdict = "gone"
 		printf "%-13s %7s | %6s %6s %6s %8s | %4s %4s %5s | %6.1f %6.1f | %-6s (RSS %+.1f%%, fds %+d)\n", p, pidof[p],
-			mb(rss["start", p]), mb(rss["mid", p]), mb(rss["end", p]), "(" mb(peak[p]) ")",
+			rss_mb(rss["start", p]), rss_mb(rss["mid", p]), rss_mb(rss["end", p]), "(" rss_mb(peak[p]) ")",
 			fds["start", p], fds["mid", p], fds["end", p], c, 100 * c / el, verdict, 100 * g, fds["end", p] - fds["mid", p]
 		cs[p] = c; gr[p] = g; vd[p] = verdict
 		if (p == "kafka-mock" || p == "dynalite" || p == "fauxqs") sb += c

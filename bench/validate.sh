@@ -20,6 +20,8 @@
 # the peak RSS. Results also go to bench/out/validate.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib.bash
+source bench/lib.bash
 
 BUILD=${BUILD:-build}
 RUNS=${BENCH_RUNS:-5}
@@ -31,22 +33,18 @@ GEN=$BUILD/bin/gen-events
 SCHEMA=schema/event.schema.json
 OUT=bench/out
 
-die() { echo "bench/validate: $*" >&2; exit 1; }
-for n in RUNS N INVALID; do
-	[[ ${!n} =~ ^[0-9]+$ ]] || die "$n: '${!n}' is not a whole number"
-done
+whole_numbers RUNS N INVALID
 [ "$RUNS" -ge 1 ] && [ "$N" -ge 1000 ] || die "BENCH_RUNS must be >= 1 and BENCH_EVENTS >= 1000"
 [ -x "$V" ] && [ -x "$GEN" ] || die "$V or $GEN is missing: run make all (make bench does)"
 [ -f "$SCHEMA" ] || die "$SCHEMA is missing"
 command -v node > /dev/null || die "node is not installed (scripts/install-deps.sh)"
-timer=
-if [ -x /usr/bin/time ]; then timer=/usr/bin/time; else echo "bench/validate: /usr/bin/time missing (apt-get install time): no peak RSS" >&2; fi
+timer=$(find_timer)
 mkdir -p "$OUT"
 
 # ajv, pinned, installed once (again when the lock file changes).
 if [ ! -f bench/node/node_modules/.package-lock.json ] ||
 	[ bench/node/package-lock.json -nt bench/node/node_modules/.package-lock.json ]; then
-	echo "bench/validate: installing ajv into bench/node/node_modules" >&2
+	say "installing ajv into bench/node/node_modules"
 	npm ci --prefix bench/node --no-audit --no-fund --loglevel=error > /dev/null
 fi
 
@@ -104,9 +102,6 @@ done
 read -r _ rss_small < <(run_one validate "$small")
 read -r _ rss_small_ajv < <(run_one ajv "$small")
 
-median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
-minimum() { printf '%s\n' "$@" | sort -n | head -1; }
-maximum() { printf '%s\n' "$@" | sort -n | tail -1; }
 mv_=$(median "${tv[@]}") ma=$(median "${ta[@]}")
 bv=$(minimum "${tv[@]}") ba=$(minimum "${ta[@]}")
 pv=$(maximum "${rv[@]}") pa=$(maximum "${ra[@]}")
@@ -114,10 +109,8 @@ pv=$(maximum "${rv[@]}") pa=$(maximum "${ra[@]}")
 awk -v n="$N" -v bytes="$bytes" -v inv="$INVALID" -v runs="$RUNS" \
 	-v mv="$mv_" -v ma="$ma" -v bv="$bv" -v ba="$ba" -v pv="$pv" -v pa="$pa" \
 	-v rs="$rss_small" -v rsa="$rss_small_ajv" -v agree="$agree" \
-	-v node="$(node --version)" -v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
-	-v cores="$(nproc)" -v ajvv="$(node -p 'require("./bench/node/node_modules/ajv/package.json").version')" '
-function comma(x,   s, neg) { x = sprintf("%.0f", x); s = ""; while (length(x) > 3) { s = "," substr(x, length(x) - 2) s; x = substr(x, 1, length(x) - 3) } return x s }
-function mb(kb) { return kb > 0 ? sprintf("%.1f MB", kb / 1024) : "n/a" }
+	-v node="$(node --version)" -v cpu="$(cpu_model)" \
+	-v cores="$(nproc)" -v ajvv="$(node -p 'require("./bench/node/node_modules/ajv/package.json").version')" "$BENCH_AWK"'
 BEGIN {
 	printf "validate vs ajv: %s events (%.0f MB, about %d bytes each, %d%% invalid), %s\n", comma(n), bytes / 1e6, bytes / n, inv, "schema/event.schema.json"
 	printf "%d runs each, alternating; %s, %d cores; node %s, ajv %s + ajv-formats\n\n", runs, cpu, cores, node, ajvv

@@ -7,8 +7,8 @@
 // closes the server and its store, and exits 0. Diagnostics go to stderr.
 // Exit: 0 after a signal, 64 usage, 69 the npm packages are not installed,
 // 75 the port is taken, 70 anything else.
-import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
+import { commandLine } from './lib.mjs';
 
 const PROG = 'dynamodb-local';
 const USAGE = `usage: dynamodb-local [--port N] [--path DIR] [--create-table-ms MS]
@@ -35,46 +35,20 @@ Exit: 0 after SIGTERM/SIGINT, 64 usage, 69 the npm packages are missing
 (run scripts/install-deps.sh), 75 the port is taken, 70 other errors.
 `;
 
-function die(code, msg) {
-	process.stderr.write(`${PROG}: ${msg}\n`);
-	process.exit(code);
-}
-
-function num(name, s, lo, hi) {
-	if (s === undefined) return undefined;
-	if (!/^[0-9]+$/.test(s) || Number(s) < lo || Number(s) > hi)
-		die(64, `--${name}: '${s}' is not a whole number from ${lo} to ${hi}`);
-	return Number(s);
-}
-
-let args;
-try {
-	args = parseArgs({
-		options: {
-			port: { type: 'string' },
-			path: { type: 'string' },
-			'create-table-ms': { type: 'string' },
-			'delete-table-ms': { type: 'string' },
-			'update-table-ms': { type: 'string' },
-			verbose: { type: 'boolean', short: 'v' },
-			help: { type: 'boolean', short: 'h' },
-		},
-		strict: true,
-		allowPositionals: false,
-	}).values;
-} catch (e) {
-	process.stderr.write(`${PROG}: ${e.message}\n${USAGE}`);
-	process.exit(64);
-}
-if (args.help) {
-	process.stdout.write(USAGE);
-	process.exit(0);
-}
-const port = num('port', args.port, 0, 65535) ?? 0;
+const { args, die, wholeNumber, load } = commandLine(PROG, USAGE, {
+	port: { type: 'string' },
+	path: { type: 'string' },
+	'create-table-ms': { type: 'string' },
+	'delete-table-ms': { type: 'string' },
+	'update-table-ms': { type: 'string' },
+	verbose: { type: 'boolean', short: 'v' },
+});
+const ms = (name) => wholeNumber(`--${name}`, args[name], 0, 3600000) ?? 0;
+const port = wholeNumber('--port', args.port, 0, 65535) ?? 0;
 const opts = {
-	createTableMs: num('create-table-ms', args['create-table-ms'], 0, 3600000) ?? 0,
-	deleteTableMs: num('delete-table-ms', args['delete-table-ms'], 0, 3600000) ?? 0,
-	updateTableMs: num('update-table-ms', args['update-table-ms'], 0, 3600000) ?? 0,
+	createTableMs: ms('create-table-ms'),
+	deleteTableMs: ms('delete-table-ms'),
+	updateTableMs: ms('update-table-ms'),
 	verbose: !!args.verbose,
 };
 if (args.path !== undefined) {
@@ -87,13 +61,7 @@ if (args.path !== undefined) {
 	opts.path = args.path;
 }
 
-let dynalite;
-try {
-	dynalite = (await import('dynalite')).default;
-} catch (e) {
-	die(69, `cannot load dynalite (${e.code || e.message}): run scripts/install-deps.sh ` +
-		'or npm ci --prefix scripts/node');
-}
+const dynalite = (await load('dynalite')).default;
 
 const server = dynalite(opts);
 server.on('error', (e) => {

@@ -8,7 +8,7 @@
 // closes (waking any long poll) and exits 0. Diagnostics go to stderr.
 // Exit: 0 after a signal, 64 usage, 69 the npm packages are not installed,
 // 75 the port is taken, 70 anything else.
-import { parseArgs } from 'node:util';
+import { commandLine } from './lib.mjs';
 
 const PROG = 'sqs-local';
 const USAGE = `usage: sqs-local [--port N] [--verbose]
@@ -32,44 +32,13 @@ Exit: 0 after SIGTERM/SIGINT, 64 usage, 69 the npm packages are missing
 (run scripts/install-deps.sh), 75 the port is taken, 70 other errors.
 `;
 
-function die(code, msg) {
-	process.stderr.write(`${PROG}: ${msg}\n`);
-	process.exit(code);
-}
+const { args, die, wholeNumber, load } = commandLine(PROG, USAGE, {
+	port: { type: 'string' },
+	verbose: { type: 'boolean', short: 'v' },
+});
+const port = wholeNumber('--port', args.port, 0, 65535) ?? 0;
 
-let args;
-try {
-	args = parseArgs({
-		options: {
-			port: { type: 'string' },
-			verbose: { type: 'boolean', short: 'v' },
-			help: { type: 'boolean', short: 'h' },
-		},
-		strict: true,
-		allowPositionals: false,
-	}).values;
-} catch (e) {
-	process.stderr.write(`${PROG}: ${e.message}\n${USAGE}`);
-	process.exit(64);
-}
-if (args.help) {
-	process.stdout.write(USAGE);
-	process.exit(0);
-}
-let port = 0;
-if (args.port !== undefined) {
-	if (!/^[0-9]+$/.test(args.port) || Number(args.port) > 65535)
-		die(64, `--port: '${args.port}' is not a whole number from 0 to 65535`);
-	port = Number(args.port);
-}
-
-let buildApp;
-try {
-	({ buildApp } = await import('fauxqs'));
-} catch (e) {
-	die(69, `cannot load fauxqs (${e.code || e.message}): run scripts/install-deps.sh ` +
-		'or npm ci --prefix scripts/node');
-}
+const { buildApp } = await load('fauxqs');
 
 // The logger writes to stdout, which is reserved for the URL: send it to
 // stderr.

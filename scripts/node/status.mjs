@@ -22,7 +22,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { commandLine } from './lib.mjs';
 
 const PROG = 'status.sh';
 const env = process.env;
@@ -66,37 +66,17 @@ class Fail extends Error {
 	}
 }
 
-function die(code, msg) {
-	process.stderr.write(`${PROG}: ${msg}\n`);
-	process.exit(code);
-}
-
-let opt;
-try {
-	opt = parseArgs({
-		options: {
-			json: { type: 'boolean' },
-			brief: { type: 'boolean' },
-			dlq: { type: 'boolean' },
-			'dlq-max': { type: 'string' },
-			'no-scan': { type: 'boolean' },
-			table: { type: 'string' },
-			clients: { type: 'string' },
-			'retry-queue': { type: 'string' },
-			'dlq-queue': { type: 'string' },
-			help: { type: 'boolean', short: 'h' },
-		},
-		strict: true,
-		allowPositionals: false,
-	}).values;
-} catch (e) {
-	process.stderr.write(`${PROG}: ${e.message}\n${USAGE}`);
-	process.exit(64);
-}
-if (opt.help) {
-	process.stdout.write(USAGE);
-	process.exit(0);
-}
+const { args: opt, die, wholeNumber } = commandLine(PROG, USAGE, {
+	json: { type: 'boolean' },
+	brief: { type: 'boolean' },
+	dlq: { type: 'boolean' },
+	'dlq-max': { type: 'string' },
+	'no-scan': { type: 'boolean' },
+	table: { type: 'string' },
+	clients: { type: 'string' },
+	'retry-queue': { type: 'string' },
+	'dlq-queue': { type: 'string' },
+});
 const table = opt.table ?? 'pismo';
 if (!/^[A-Za-z0-9_.-]{3,255}$/.test(table)) die(64, `--table: '${table}' is not a DynamoDB table name`);
 const clients = (opt.clients ?? 'Client_A,Client_B,Client_C,Client_D').split(',').filter(Boolean);
@@ -105,18 +85,9 @@ for (const c of clients) if (!qname.test(`${c}.fifo`)) die(64, `--clients: '${c}
 const retryQueue = opt['retry-queue'] ?? 'retry.fifo';
 const dlqQueue = opt['dlq-queue'] ?? 'dlq.fifo';
 for (const q of [retryQueue, dlqQueue]) if (!qname.test(q)) die(64, `'${q}' is not a queue name`);
-let dlqMax = 100;
-if (opt['dlq-max'] !== undefined) {
-	if (!/^[0-9]+$/.test(opt['dlq-max']) || Number(opt['dlq-max']) > 100000)
-		die(64, `--dlq-max: '${opt['dlq-max']}' is not a whole number from 0 to 100000`);
-	dlqMax = Number(opt['dlq-max']);
-}
-let maxAttempts = 3;
-if (env.AWS_MAX_ATTEMPTS) {
-	if (!/^[0-9]+$/.test(env.AWS_MAX_ATTEMPTS) || Number(env.AWS_MAX_ATTEMPTS) < 1 || Number(env.AWS_MAX_ATTEMPTS) > 100)
-		die(78, `AWS_MAX_ATTEMPTS: '${env.AWS_MAX_ATTEMPTS}' is not a whole number from 1 to 100`);
-	maxAttempts = Number(env.AWS_MAX_ATTEMPTS);
-}
+const dlqMax = wholeNumber('--dlq-max', opt['dlq-max'], 0, 100000) ?? 100;
+// set but empty counts as unset, as in the tools
+const maxAttempts = wholeNumber('AWS_MAX_ATTEMPTS', env.AWS_MAX_ATTEMPTS || undefined, 1, 100, 78) ?? 3;
 
 // --- configuration, as the tools read it ----------------------------------------
 const nonEmpty = (v) => (v && v.length ? v : undefined);
