@@ -10,6 +10,8 @@
 # while each later stage finishes on end of input, in order. Exit status:
 # 0 when every stage exited 0, else the status of the most downstream stage
 # that failed (the others usually failed because of it: a closed pipe).
+# If this script itself dies (kill -9, supervisord's SIGKILL after
+# stopwaitsecs), a watchdog stops the stages: they never outlive it.
 set -uo pipefail
 
 prog=pipeline.sh
@@ -35,10 +37,13 @@ KAFKA_TOPIC and KAFKA_GROUP.
 
 Exit: 0 all stages exited 0; 64 usage; otherwise the status of the most
 downstream stage that failed (each failure is reported on stderr).
+If $prog is killed (SIGKILL included), its stages get SIGTERM at once
+and SIGKILL ${orphan_grace} s later: none outlives it.
 EOF
 }
 
 warn() { echo "$prog: $*" >&2; }
+orphan_grace=10 # seconds between the watchdog's SIGTERM and its SIGKILL
 
 stages=${PIPELINE_STAGES:-'validate | persist | route'}
 fifo=
@@ -107,11 +112,81 @@ done
 pipeline+=' > "$fifo"'
 
 # Job control on: the pipeline runs in its own process group, so a ^C at
-# the terminal reaches this script only, and only kcat-in is told to stop.
+# the terminal reaches this script only, and only kcat-in is told to stop
+# (supervisord, with stopasgroup=false, likewise signals this script alone).
+#
+# The price of that group: what kills this script does not reach the
+# stages, which would keep running, orphaned, and compete with a restarted
+# pipeline for the consumer group. supervisord's SIGKILL after stopwaitsecs
+# (killasgroup=true) goes to this script's group, not theirs; a
+# parent-death signal (setpriv --pdeathsig) fires only when a process's own
+# parent dies, and a stage's parent is one of the subshells below, which
+# outlive this script (the setting is not inherited across fork, and is
+# lost if the parent dies before it is set). So the stages' group holds a
+# watchdog: a subshell blocked reading a pipe (the "lifeline") that only
+# this script holds open for writing. However this script ends, SIGKILL
+# included, the kernel closes that pipe. A normal end writes "done" first
+# (every stage has exited by then) and the watchdog just exits. End of file
+# without "done" means this script died under its stages: the watchdog
+# sends SIGTERM to its whole group (each stage stops reading and finishes
+# what it holds; kcat-in commits what came back and leaves the consumer
+# group, so a restarted pipeline gets the partitions at once), waits up to
+# $orphan_grace s for the group to empty, removes this script's temporary
+# directory, and sends SIGKILL to whatever is left, itself included.
+# Nothing is lost: offsets are committed only for outcomes that came back.
+# Being a member of that group, the watchdog keeps its id from being reused
+# while it signals it.
+lifeline=$work/lifeline
+mkfifo "$lifeline" || { warn "cannot make the FIFO $lifeline"; exit 73; }
+# read-write first (does not block, and makes this script the writer), then
+# read-only for the watchdog (does not block: there is a writer)
+exec {life_w}<> "$lifeline" {life_r}< "$lifeline"
+rm -f "$lifeline"
+
+# watchdog (stdin: the lifeline)
+watchdog() {
+	trap '' TERM INT HUP PIPE
+	local word='' me=$BASHPID pg='' i stat=''
+	IFS= read -r word && [ "$word" = 'done' ] && exit 0
+	read -r stat < "/proc/$me/stat" && stat=${stat##*') '} && read -r _ _ pg _ <<< "$stat"
+	warn "the script is gone (killed?); stopping its stages: SIGTERM, then SIGKILL after $orphan_grace s"
+	kill -TERM 0
+	for ((i = 0; i < orphan_grace * 5; i++)); do
+		group_has_others "$me" "$pg" || break
+		sleep 0.2
+	done
+	rm -rf "$work"
+	if group_has_others "$me" "$pg"; then
+		warn "stages still running after $orphan_grace s: SIGKILL"
+		kill -KILL 0
+	fi
+	exit 0
+}
+# group_has_others PID PGID: a live process other than PID is in group PGID
+# (from /proc: no child process, and no dependency on procps)
+group_has_others() {
+	local f pid stat state pgrp
+	[ -n "$2" ] || return 0
+	for f in /proc/[0-9]*/stat; do
+		pid=${f#/proc/} && pid=${pid%/stat}
+		[ "$pid" = "$1" ] && continue
+		read -r stat 2> /dev/null < "$f" || continue
+		stat=${stat##*') '} # after "pid (comm) ": state ppid pgrp ...
+		read -r state _ pgrp _ <<< "$stat"
+		[ "$pgrp" = "$2" ] && [ "$state" != Z ] && [ "$state" != X ] && return 0
+	done
+	return 1
+}
+
 set -m
-eval "$pipeline" &
+{
+	watchdog <&"$life_r" {life_r}<&- > /dev/null &
+	exec {life_r}<&-
+	eval "$pipeline"
+} {life_w}>&- &
 job=$!
 set +m
+exec {life_r}<&-
 
 stopping=0
 forward() {
@@ -128,6 +203,10 @@ while kill -0 "$job" 2>/dev/null; do
 		stopping=2
 	fi
 done
+
+# Every stage has exited: the watchdog can go.
+echo 'done' >&"$life_w"
+exec {life_w}>&-
 
 names=(kcat-in "${stage_cmds[@]}")
 status=0
