@@ -69,7 +69,10 @@ struct awsreq_client *awsreq_client_new(const struct awsconf *conf,
                                         const struct awsreq_options *opt, char *errstr,
                                         size_t errstr_size);
 
-/* Drops requests still pending without calling their callbacks. */
+/* Drops requests still pending without calling their callbacks: a tool
+ * stopping in a hurry frees its callbacks' contexts itself, so each context
+ * should be something the tool also holds (a batch in a list, a queue in
+ * the cache), never memory only the callback would free. */
 void awsreq_client_free(struct awsreq_client *c);
 
 /* Queues a request: POST body with X-Amz-Target: target (for example

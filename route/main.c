@@ -434,20 +434,14 @@ int main(int argc, char **argv)
 		          "(not acknowledged)", held, held == 1 ? "" : "s");
 		status = EX_TEMPFAIL;
 	}
-	if (router_fatal(r)) {
-		/* Requests still out (a lookup sent beside the one that failed)
-		 * own their callback's context: let them end, briefly, so nothing
-		 * is left behind. */
-		double until = cli_now_s() + 2.0;
-		while (awsreq_pending(client) > 0 && cli_now_s() < until)
-			if (awsreq_wait(client, NULL, 0, 100, errstr, sizeof(errstr)) < 0)
-				break;
-	}
 	/* Stopped before the end of an input (refused, a second signal): the
 	 * rest of it stays unread. */
 	record_input_close(&in);
 	struct router_stats rstats = *router_stats(r);
 	struct awsreq_stats astats = *awsreq_stats(client);
+	/* Requests still out are dropped without their callbacks: their
+	 * contexts are the router's batches and the queue cache's entries,
+	 * which router_free() frees, so nothing needs to wait for them. */
 	awsreq_client_free(client); /* no callback may run into a freed router */
 	router_free(r); /* its last warning first, then the stats */
 	if (!opt.quiet)
