@@ -7,6 +7,7 @@
 
 #include "hex.h"
 #include "record.h"
+#include "utf8.h"
 
 /* cJSON copies a number into a 64-byte buffer before strtod(): a longer one
  * fails there, so it is not vouched for. */
@@ -29,37 +30,6 @@ static cursor blanks(cursor p, cursor end, bool *line_break)
 			break;
 	}
 	return p;
-}
-
-/* The length of a well-formed UTF-8 sequence (RFC 3629) starting at p, or 0. */
-static size_t utf8_sequence(cursor p, cursor end)
-{
-	unsigned char c = p[0];
-	size_t n;
-	unsigned char lo = 0x80, hi = 0xBF; /* the range of the second byte */
-
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		if (c == 0xE0)
-			lo = 0xA0; /* overlong */
-		else if (c == 0xED)
-			hi = 0x9F; /* surrogates */
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		if (c == 0xF0)
-			lo = 0x90; /* overlong */
-		else if (c == 0xF4)
-			hi = 0x8F; /* above U+10FFFF */
-	} else
-		return 0;
-	if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((p[i] & 0xC0) != 0x80)
-			return 0;
-	return n;
 }
 
 /* Eight bytes at a time: which of them need a closer look (a quote, a
@@ -131,7 +101,7 @@ static __attribute__((noinline)) cursor string_special(cursor p, cursor end, boo
 	}
 	if (c < 0x20)
 		return NULL; /* a raw control byte, NUL included */
-	size_t n = utf8_sequence(p, end);
+	size_t n = utf8_sequence_len((const char *)p, (size_t)(end - p));
 	return n ? p + n : NULL;
 }
 

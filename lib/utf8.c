@@ -6,6 +6,39 @@
 #include <stdint.h>
 #include <string.h>
 
+size_t utf8_sequence_len(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	unsigned char c = s[0], lo = 0x80, hi = 0xBF; /* range of the second byte */
+	size_t n;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF) {
+		n = 2;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		n = 3;
+		if (c == 0xE0)
+			lo = 0xA0; /* overlong */
+		else if (c == 0xED)
+			hi = 0x9F; /* the UTF-16 surrogates */
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 4;
+		if (c == 0xF0)
+			lo = 0x90; /* overlong */
+		else if (c == 0xF4)
+			hi = 0x8F; /* nothing above U+10FFFF */
+	} else {
+		return 0;
+	}
+	if (len < n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t k = 2; k < n; k++)
+		if ((s[k] & 0xC0) != 0x80)
+			return 0;
+	return n;
+}
+
 size_t utf8_first_invalid(const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;
@@ -21,40 +54,14 @@ size_t utf8_first_invalid(const char *str, size_t len)
 				continue;
 			}
 		}
-		unsigned char c = s[i];
-		if (c < 0x80) {
+		if (s[i] < 0x80) {
 			i++;
 			continue;
 		}
-		size_t need;
-		unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
-		if (c >= 0xC2 && c <= 0xDF) {
-			need = 1;
-		} else if (c == 0xE0) {
-			need = 2, lo = 0xA0;
-		} else if (c >= 0xE1 && c <= 0xEC) {
-			need = 2;
-		} else if (c == 0xED) {
-			need = 2, hi = 0x9F; /* excludes the UTF-16 surrogates */
-		} else if (c >= 0xEE && c <= 0xEF) {
-			need = 2;
-		} else if (c == 0xF0) {
-			need = 3, lo = 0x90;
-		} else if (c >= 0xF1 && c <= 0xF3) {
-			need = 3;
-		} else if (c == 0xF4) {
-			need = 3, hi = 0x8F; /* nothing above U+10FFFF */
-		} else {
+		size_t n = utf8_sequence_len(str + i, len - i);
+		if (!n)
 			return i;
-		}
-		if (i + need >= len) /* truncated sequence */
-			return i;
-		if (s[i + 1] < lo || s[i + 1] > hi)
-			return i;
-		for (size_t k = 2; k <= need; k++)
-			if ((s[i + k] & 0xC0) != 0x80)
-				return i;
-		i += need + 1;
+		i += n;
 	}
 	return len;
 }
