@@ -224,53 +224,12 @@ stat_of() {
 	[ -n "$line" ] && printf '%s' "$line" | jstr "$3"
 }
 
-cat > "$T/poison-front.mjs" <<'EOF'
-// A front that answers 500 to every request whose body holds a word and
-// forwards the rest: one event that DynamoDB keeps failing.
-import http from 'node:http';
-import fs from 'node:fs';
-const [upstream, word, hitsFile] = process.argv.slice(2);
-const up = new URL(upstream);
-const agent = new http.Agent({ keepAlive: true });
-let hits = 0;
-const server = http.createServer((req, res) => {
-	const chunks = [];
-	req.on('data', (c) => chunks.push(c));
-	req.on('end', () => {
-		const body = Buffer.concat(chunks);
-		if (body.includes(word)) {
-			fs.writeFileSync(hitsFile, `${++hits}\n`);
-			const text = Buffer.from('<html><body><h1>500 Internal Server Error</h1></body></html>\n');
-			res.writeHead(500, { 'content-type': 'text/html', 'content-length': text.length });
-			return res.end(text);
-		}
-		const headers = { ...req.headers, host: up.host };
-		delete headers.connection;
-		const r = http.request({ hostname: up.hostname, port: up.port, method: req.method, path: req.url,
-			headers, agent }, (ur) => {
-			const out = [];
-			ur.on('data', (c) => out.push(c));
-			ur.on('end', () => {
-				const b = Buffer.concat(out);
-				const h = { ...ur.headers, 'content-length': b.length };
-				delete h['transfer-encoding'];
-				delete h.connection;
-				res.writeHead(ur.statusCode, h);
-				res.end(b);
-			});
-		});
-		r.on('error', () => { res.writeHead(502); res.end(); });
-		r.end(body);
-	});
-});
-process.on('SIGTERM', () => process.exit(0));
-server.listen(0, '127.0.0.1', () => process.stdout.write(`http://127.0.0.1:${server.address().port}\n`));
-EOF
-
+# start_poison NAME UPSTREAM WORD: tests/tools/poison-front.mjs in front of
+# UPSTREAM; sets NAME_PID and NAME_URL, hits counted in $T/NAME.hits
 start_poison() {
 	local name=$1 url
 	: > "$T/$name.hits"
-	bg_start "$name" node "$T/poison-front.mjs" "$2" "$3" "$T/$name.hits"
+	bg_start "$name" node tests/tools/poison-front.mjs "$2" "$3" "$T/$name.hits"
 	printf -v "${name}_PID" '%s' "$BG_PID"
 	url=$(_lib_first_line "$T/$name.out" "$BG_PID" 30 poison-front) || return 1
 	printf -v "${name}_URL" '%s' "$url"
