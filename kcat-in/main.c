@@ -365,6 +365,7 @@ int main(int argc, char **argv)
 	o.brokers = getenv("KAFKA_BROKERS") ? getenv("KAFKA_BROKERS") : "localhost:9092";
 	o.group = getenv("KAFKA_GROUP") ? getenv("KAFKA_GROUP") : "event-processor";
 	o.offset = "beginning";
+	cli_hide_secrets(); /* -X may carry a SASL password */
 	parse_options(argc, argv, &o);
 	if (o.ntopics == 0) {
 		static char env_topics[1024];

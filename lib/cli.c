@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,6 +76,18 @@ int cli_stop_signals(void)
 int cli_signals_received(void)
 {
 	return signals_received;
+}
+
+bool cli_stop_now(void)
+{
+	return signals_received > 1;
+}
+
+void cli_hide_secrets(void)
+{
+	/* Failure leaves the process as it was (dumpable): nothing to recover,
+	 * and not worth refusing to run over. */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 void cli_wake_drain(int fd)

@@ -4,6 +4,8 @@
 #ifndef EP_CLI_H
 #define EP_CLI_H
 
+#include <stdbool.h>
+
 /* arg as a whole number from min to max, or a usage error (exit 64) that
  * names the option as given in opt ("--batch-size"). */
 long cli_number(const char *opt, const char *arg, long min, long max);
@@ -22,6 +24,16 @@ int cli_stop_signals(void);
 /* Stop signals received so far: the first asks for a drain, a second for an
  * exit now. */
 int cli_signals_received(void);
+
+/* True once a second stop signal came: the operator wants out now, even
+ * if that leaves output unwritten (what was not written out was not
+ * acknowledged either, so the source sends it again). */
+bool cli_stop_now(void);
+
+/* For a tool that holds secrets (AWS keys, a SASL password): no core dump,
+ * and no other process of the same user may ptrace it or read its
+ * /proc/PID/mem or environ. Call once, early. */
+void cli_hide_secrets(void);
 
 /* Empties the wake-up pipe (fd from cli_stop_signals) after poll() said so. */
 void cli_wake_drain(int fd);

@@ -22,7 +22,14 @@ int metrics_write(const char *path, const char *prog, const struct metric *m, si
 		snprintf(errstr, errstr_size, "%s: path too long", path);
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* The temporary file is always a new one: O_EXCL|O_NOFOLLOW refuses a
+	 * symlink (or any file) planted under its name, which would otherwise be
+	 * followed and overwritten with our permissions. A leftover of an
+	 * earlier process that had the same pid is removed once and the create
+	 * tried again; unlink() removes a planted symlink, never its target. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0 || !(f = fdopen(fd, "w"))) {
 		snprintf(errstr, errstr_size, "%s: %s", tmp, strerror(errno));
 		if (fd >= 0)

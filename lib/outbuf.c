@@ -8,6 +8,7 @@
 #include "outbuf.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,4 +126,25 @@ int outbuf_drain(struct outbuf *ob)
 	}
 	ob->start = ob->end = 0;
 	return 0;
+}
+
+int outbuf_finish(struct outbuf *ob, int wake_fd, bool (*give_up)(void))
+{
+	for (;;) {
+		if (outbuf_drain(ob) < 0)
+			return -1;
+		if (outbuf_pending(ob) == 0)
+			return 0;
+		if (give_up())
+			return 1;
+		struct pollfd pfd[2] = {{.fd = ob->fd, .events = POLLOUT},
+		                        {.fd = wake_fd, .events = POLLIN}};
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			return -1;
+		if (pfd[1].revents & POLLIN) {
+			char drain[64];
+			while (read(wake_fd, drain, sizeof(drain)) > 0)
+				;
+		}
+	}
 }

@@ -11,6 +11,7 @@
 #ifndef EP_OUTBUF_H
 #define EP_OUTBUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,5 +46,13 @@ uint64_t outbuf_written(const struct outbuf *ob);
  * descriptor is full (EAGAIN) or a signal interrupted the write (EINTR), -1
  * on an error (errno set; EPIPE when the reader has gone). */
 int outbuf_drain(struct outbuf *ob);
+
+/* The last drain before exit: waits in poll() until the descriptor has
+ * taken the whole queue, or until give_up() is true when the loop wakes
+ * (wake_fd readable: a stop signal came). A reader downstream that stopped
+ * reading would otherwise hold the process forever. Returns 0 when all was
+ * written, 1 when it gave up with bytes still queued, -1 on a write or poll
+ * error (errno set). */
+int outbuf_finish(struct outbuf *ob, int wake_fd, bool (*give_up)(void));
 
 #endif

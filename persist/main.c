@@ -29,7 +29,9 @@
  * configuration.
  * End of input or SIGTERM/SIGINT: no more input is read, everything taken is
  * finished and written out, then exit 0. A second signal gives up on writes
- * still pending: those records come out marked retryable, then exit 0.
+ * still pending: those records come out marked retryable, then exit 0; if
+ * stdout is not being read at that point, persist stops at once with 75 and
+ * what it could not write out is not acknowledged (it comes again).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -245,6 +247,7 @@ int main(int argc, char **argv)
 	int ch, status = EX_OK;
 
 	log_init(argv[0], false);
+	cli_hide_secrets(); /* AWS keys live in this process from here on */
 	while ((ch = getopt_long(argc, argv, "b:hi:l:qt:vV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'A':
@@ -408,12 +411,21 @@ int main(int argc, char **argv)
 		more = !want_input || (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) || !in.reader;
 	}
 
-	/* Shutdown: everything taken has been written to the output queue;
-	 * hand the rest to stdout, blocking now, and check that it got there. */
+
+
+	int finished = outbuf_finish(ob, wake_fd, cli_stop_now);
+	if (finished < 0)
+		fatal(EX_IOERR, "write error");
+	if (finished > 0) {
+		log_warnx("stopped by a second signal while stdout was not being read: %zu bytes of "
+		          "records not written out (not acknowledged; they come again)",
+		          outbuf_pending(ob));
+		status = EX_TEMPFAIL;
+	}
 	stdout_make_blocking();
-	while (outbuf_pending(ob) > 0)
-		if (outbuf_drain(ob) < 0)
-			fatal(EX_IOERR, "write error");
+	/* Stopped before the end of an input (a signal, a refusal): the rest of
+	 * it stays unread. */
+	record_input_close(&in);
 	struct writer_stats wstats = *writer_stats(w);
 	if (client)
 		astats = *awsreq_stats(client);

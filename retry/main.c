@@ -244,6 +244,7 @@ int main(int argc, char **argv)
 	char errstr[1024];
 
 	log_init(argv[0], true);
+	cli_hide_secrets(); /* AWS keys live in this process from here on */
 	while ((ch = getopt_long(argc, argv, "g:hi:qt:vV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'A':

@@ -30,7 +30,8 @@
  * (the others are still read), 69 SQS refused (credentials, or retry.fifo or
  * the DLQ does not exist: the records without an outcome stay unacknowledged),
  * 74 read or write error (a closed output pipe included), 75 stopped by a
- * second signal with records still unaccepted (they have no outcome), 78 bad
+ * second signal with records still unaccepted or outcome lines stdout did not
+ * take (neither is acknowledged), 78 bad
  * configuration. End of input or SIGTERM/SIGINT: no more input is read,
  * everything taken is delivered and its outcome written, then exit 0.
  */
@@ -252,6 +253,7 @@ int main(int argc, char **argv)
 	int ch, status = EX_OK;
 
 	log_init(argv[0], false);
+	cli_hide_secrets(); /* AWS keys live in this process from here on */
 	while ((ch = getopt_long(argc, argv, "b:g:hi:l:qvV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'A':
@@ -416,12 +418,13 @@ int main(int argc, char **argv)
 	}
 
 	/* Shutdown: every outcome that happened is in the output queue; hand
-	 * it to stdout, blocking now, and check that it got there. */
+	 * it to stdout and check that it got there. A second signal ends the
+	 * wait for a reader that stopped reading. */
 	flush_output(r, ob);
+	int finished = outbuf_finish(ob, wake_fd, cli_stop_now);
+	if (finished < 0)
+		fatal(EX_IOERR, "write error");
 	stdout_make_blocking();
-	while (outbuf_pending(ob) > 0)
-		if (outbuf_drain(ob) < 0)
-			fatal(EX_IOERR, "write error");
 	unsigned long held = router_held(r);
 	if (router_fatal(r)) {
 		log_warnx("%s", router_fatal(r));
@@ -432,6 +435,11 @@ int main(int argc, char **argv)
 	} else if (abandoned && held) {
 		log_warnx("stopped by a second signal: %lu record%s left without an outcome "
 		          "(not acknowledged)", held, held == 1 ? "" : "s");
+		status = EX_TEMPFAIL;
+	}
+	if (finished > 0) {
+		log_warnx("stopped by a second signal while stdout was not being read: %zu bytes of "
+		          "outcome lines not written (not acknowledged)", outbuf_pending(ob));
 		status = EX_TEMPFAIL;
 	}
 	/* Stopped before the end of an input (refused, a second signal): the
