@@ -117,7 +117,8 @@ static void usage(FILE *f)
 	        "\n"
 	        "Exit: 0 done, 64 usage, 66 an input could not be opened, 69 DynamoDB refused\n"
 	        "the credentials or the certificate (what was not written out was not stored),\n"
-	        "71 out of memory, 74 I/O error, 78 bad configuration.\n",
+	        "71 out of memory, 74 I/O error, 75 stopped by a second signal while stdout was\n"
+	        "not being read (what was not written out is not acknowledged), 78 bad configuration.\n",
 	        LINGER_MS_DEFAULT, INFLIGHT_DEFAULT, AWSCONF_MAX_ATTEMPTS_DEFAULT,
 	        RECORD_MAX_LINE_DEFAULT);
 }
