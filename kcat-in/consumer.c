@@ -10,6 +10,7 @@
 
 #include "jsonarena.h"
 #include "kafka_src.h"
+#include "kcat_acks.h"
 #include "log.h"
 
 /* ---- partitions we have seen, for the statistics ---------------------- */
@@ -299,29 +300,23 @@ int kin_read_acks(struct kin *k)
 		}
 		if (rc < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-		if (record_line_blank(&line))
-			continue;
 		jsonarena_begin();
-		int bad = kafka_src_parse(&line, &src, reason, sizeof(reason)) < 0;
+		enum kcat_ack r = kcat_ack_line(k->track, &line, &src, reason, sizeof(reason));
 		jsonarena_end();
-		if (bad) {
-			k->n.acks_bad++;
-			log_warnx("acks: line %lu ignored: %s", line.lineno, reason);
-			continue;
-		}
-		switch (offtrack_ack(k->track, src.topic, src.partition, src.offset)) {
-		case OFFTRACK_OK:
+		switch (r) {
+		case KCAT_ACK_DONE:
 			k->n.acks++;
 			break;
-		case OFFTRACK_UNASSIGNED:
-		case OFFTRACK_UNKNOWN:
-			/* revoked since, or a repeat: the new owner (or an earlier
-			 * ack) has it covered */
+		case KCAT_ACK_BAD:
+			k->n.acks_bad++;
+			log_warnx("acks: line %lu ignored: %s", line.lineno, reason);
+			break;
+		case KCAT_ACK_STALE:
 			k->n.acks_stale++;
 			log_debug("acks: %s [%d] offset %lld is not outstanding here", src.topic,
 			          (int)src.partition, (long long)src.offset);
 			break;
-		default:
+		case KCAT_ACK_BLANK:
 			break;
 		}
 	}
