@@ -5,8 +5,13 @@
  * outside input, and a round trip that checks both.)
  *
  * Invariants: one line, at most max_line bytes before the newline, a JSON
- * object that record_parse() accepts, and "_src" comes back as written. */
+ * object that record_parse() accepts, "_src" comes back as written however
+ * many "_src" (or other "_" members) the payload carries, and the line has
+ * exactly one top-level "_src" and no other "_" member than kcat-in's own
+ * ("_raw", "_raw_base64", "_raw_truncated", "_error" from kcat-in). */
 #include "fuzz.h"
+
+#include <cjson/cJSON.h>
 
 #include "kafka_src.h"
 
@@ -33,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(kafka_src_write(out, size ? (const char *)data : NULL, size, &src, max_line,
 	                           &shape) == 0);
 	FUZZ_CHECK(fclose(out) == 0);
-	FUZZ_CHECK(shape >= KAFKA_SRC_KEPT && shape <= KAFKA_SRC_TRUNCATED);
+	FUZZ_CHECK(shape >= KAFKA_SRC_KEPT && shape <= KAFKA_SRC_RESERVED);
 	FUZZ_CHECK(len > 0 && buf[len - 1] == '\n' && memchr(buf, '\n', len - 1) == NULL);
 	FUZZ_CHECK(len - 1 <= max_line);
 
@@ -49,6 +54,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FUZZ_CHECK(strcmp(back.topic, src.topic) == 0 && back.partition == src.partition &&
 	           back.offset == src.offset);
+
+	/* the line's top-level "_" members are kcat-in's alone */
+	cJSON *v = cJSON_ParseWithLength(line.data, line.len);
+	int srcs = 0;
+	FUZZ_CHECK(cJSON_IsObject(v));
+	for (const cJSON *m = v->child; m; m = m->next) {
+		if (m->string[0] != '_')
+			continue;
+		srcs += strcmp(m->string, "_src") == 0;
+		FUZZ_CHECK(strcmp(m->string, "_src") == 0 || strcmp(m->string, "_raw") == 0 ||
+		           strcmp(m->string, "_raw_base64") == 0 ||
+		           strcmp(m->string, "_raw_truncated") == 0 ||
+		           (strcmp(m->string, "_error") == 0 &&
+		            cJSON_IsString(cJSON_GetObjectItemCaseSensitive(m, "stage")) &&
+		            strcmp(cJSON_GetObjectItemCaseSensitive(m, "stage")->valuestring, "kcat-in") == 0));
+	}
+	FUZZ_CHECK(srcs == 1);
+	cJSON_Delete(v);
 	free(buf);
 	return 0;
 }

@@ -1,13 +1,14 @@
 /* Any bytes as kcat-in's ack input (--acks): outcome lines, read the way
- * kin_read_acks() in kcat-in/consumer.c reads them (a record reader on a
- * non-blocking descriptor, blank lines skipped, kafka_src_parse(), then
- * offtrack_ack()). kin_read_acks() itself needs a struct kin with a
- * librdkafka handle, so its steps are repeated here on an offset table
- * with partitions 0-3 of "stream_producer" assigned and offsets 0-63 of
- * each written (every third one skipped, as compaction would).
+ * kin_read_acks() in kcat-in/consumer.c reads them: a record reader on a
+ * non-blocking descriptor, then kcat_ack_line() (lib/kcat_acks.c) for each
+ * line, the very function kin_read_acks() calls. The offset table has
+ * partitions 0-3 of "stream_producer" assigned and offsets 0-63 of each
+ * written (every third one skipped, as compaction would).
  *
  * Invariants: a parsed _src has a topic of 1-249 bytes, a partition and an
- * offset >= 0; and the table agrees with a model kept here: which acks are
+ * offset >= 0; a line with two top-level "_src" members (as cJSON reads
+ * names, escapes decoded) never settles anything; and the table agrees
+ * with a model kept here: which acks are
  * accepted (a written offset of an assigned partition, once), each
  * partition's store position (one past the end of the run of acknowledged
  * offsets from the first written) and the outstanding count (records not
@@ -15,8 +16,9 @@
  * until the gap closes). */
 #include "fuzz.h"
 
-#include "kafka_src.h"
-#include "offtrack.h"
+#include <cjson/cJSON.h>
+
+#include "kcat_acks.h"
 
 #define TOPIC "stream_producer"
 #define PARTS 4
@@ -66,33 +68,51 @@ static void check_table(const struct state *st)
 	FUZZ_CHECK(offtrack_outstanding(st->t) == outstanding);
 }
 
+/* How many top-level "_src" the line has as cJSON reads it, repeats and
+ * escaped names included (0 when it is not an object cJSON reads). */
+static int src_count(const struct record_line *line)
+{
+	cJSON *v = cJSON_ParseWithLength(line->data, line->len);
+	int n = 0;
+
+	if (cJSON_IsObject(v))
+		for (const cJSON *m = v->child; m; m = m->next)
+			n += m->string && strcmp(m->string, "_src") == 0;
+	cJSON_Delete(v);
+	return n;
+}
+
 static void on_line(const struct record_line *line, void *arg)
 {
 	struct state *st = arg;
 	struct kafka_src src;
 	char reason[256];
 
-	if (record_line_blank(line))
-		return;
 	reason[0] = '\0';
 	memset(&src, 0x55, sizeof(src));
-	if (kafka_src_parse(line, &src, reason, sizeof(reason)) < 0) {
-		FUZZ_CHECK(reason[0] != '\0');
-		FUZZ_CHECK_STR(reason);
+	enum kcat_ack r = kcat_ack_line(st->t, line, &src, reason, sizeof(reason));
+	if (record_line_blank(line)) {
+		FUZZ_CHECK(r == KCAT_ACK_BLANK);
 		return;
 	}
+	if (r == KCAT_ACK_BAD) {
+		FUZZ_CHECK(reason[0] != '\0');
+		FUZZ_CHECK_STR(reason);
+		check_table(st);
+		return;
+	}
+	FUZZ_CHECK(r == KCAT_ACK_DONE || r == KCAT_ACK_STALE);
+	FUZZ_CHECK(line->too_long || src_count(line) == 1);
 	FUZZ_CHECK_STR(src.topic);
 	FUZZ_CHECK(src.topic[0] != '\0' && src.partition >= 0 && src.offset >= 0);
 
-	enum offtrack_result want;
+	bool want;
 	if (strcmp(src.topic, TOPIC) != 0 || src.partition >= PARTS)
-		want = OFFTRACK_UNASSIGNED;
-	else if (!written(src.offset) || st->acked[src.partition][src.offset])
-		want = OFFTRACK_UNKNOWN;
+		want = false;
 	else
-		want = OFFTRACK_OK;
-	FUZZ_CHECK(offtrack_ack(st->t, src.topic, src.partition, src.offset) == want);
-	if (want == OFFTRACK_OK)
+		want = written(src.offset) && !st->acked[src.partition][src.offset];
+	FUZZ_CHECK((r == KCAT_ACK_DONE) == want);
+	if (want)
 		st->acked[src.partition][src.offset] = true;
 	check_table(st);
 }

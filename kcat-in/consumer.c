@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "jsonarena.h"
 #include "kafka_src.h"
+#include "kcat_acks.h"
 #include "log.h"
 
 /* ---- partitions we have seen, for the statistics ---------------------- */
@@ -93,9 +95,13 @@ void kin_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		else
 			aerr = rd_kafka_assign(rk, parts);
 		/* A partition that arrives while we hold back (stdout backed up,
-		 * or stopping) must not start fetching behind our back. */
+		 * or stopping) must not start fetching behind our back; one that
+		 * arrives otherwise starts afresh (not stuck: nothing is
+		 * outstanding), whatever librdkafka remembers of an earlier pause. */
 		if (k->paused || !k->fetching)
 			rd_kafka_pause_partitions(rk, parts);
+		else
+			rd_kafka_resume_partitions(rk, parts);
 		log_info("assigned %s", names);
 	} else {
 		/* Store what has come back before the partitions go, so that the
@@ -234,11 +240,14 @@ static int write_record(struct kin *k, rd_kafka_message_t *m)
 		k->n.wrapped++;
 	else if (shape == KAFKA_SRC_TRUNCATED)
 		k->n.truncated++;
+	else if (shape == KAFKA_SRC_RESERVED)
+		k->n.reserved++;
 
 	/* Without acks a record is done once its bytes reach the kernel: the
 	 * mark is where it ends in the output, which needs the stream moved
-	 * into the queue now. With acks the mark is unused. */
-	uint64_t mark = 0;
+	 * into the queue now. With acks the mark is the time it was written,
+	 * for --stuck-after. */
+	uint64_t mark = (uint64_t)k->now_ms;
 	if (!k->with_acks) {
 		if (outbuf_commit(k->out) < 0)
 			return -1;
@@ -259,6 +268,7 @@ static int write_record(struct kin *k, rd_kafka_message_t *m)
 
 int kin_consume(struct kin *k, int max)
 {
+	k->now_ms = cli_now_ms(); /* one clock reading per batch is precise enough */
 	for (int i = 0; i < max; i++) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, 0);
 		int rc = 0;
@@ -299,29 +309,23 @@ int kin_read_acks(struct kin *k)
 		}
 		if (rc < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-		if (record_line_blank(&line))
-			continue;
 		jsonarena_begin();
-		int bad = kafka_src_parse(&line, &src, reason, sizeof(reason)) < 0;
+		enum kcat_ack r = kcat_ack_line(k->track, &line, &src, reason, sizeof(reason));
 		jsonarena_end();
-		if (bad) {
-			k->n.acks_bad++;
-			log_warnx("acks: line %lu ignored: %s", line.lineno, reason);
-			continue;
-		}
-		switch (offtrack_ack(k->track, src.topic, src.partition, src.offset)) {
-		case OFFTRACK_OK:
+		switch (r) {
+		case KCAT_ACK_DONE:
 			k->n.acks++;
 			break;
-		case OFFTRACK_UNASSIGNED:
-		case OFFTRACK_UNKNOWN:
-			/* revoked since, or a repeat: the new owner (or an earlier
-			 * ack) has it covered */
+		case KCAT_ACK_BAD:
+			k->n.acks_bad++;
+			log_warnx("acks: line %lu ignored: %s", line.lineno, reason);
+			break;
+		case KCAT_ACK_STALE:
 			k->n.acks_stale++;
 			log_debug("acks: %s [%d] offset %lld is not outstanding here", src.topic,
 			          (int)src.partition, (long long)src.offset);
 			break;
-		default:
+		case KCAT_ACK_BLANK:
 			break;
 		}
 	}
@@ -394,19 +398,88 @@ int kin_commit_sync(struct kin *k)
 	return failed;
 }
 
+/* The assigned partitions kin_check_stuck has paused, removed from parts. */
+static void drop_stuck(const struct kin *k, rd_kafka_topic_partition_list_t *parts)
+{
+	struct offtrack_part p;
+
+	for (size_t i = 0; i < offtrack_count(k->track); i++) {
+		offtrack_get(k->track, i, &p);
+		if (p.paused_at >= 0)
+			rd_kafka_topic_partition_list_del(parts, p.topic, p.partition);
+	}
+}
+
 void kin_pause(struct kin *k, bool pause)
 {
 	rd_kafka_topic_partition_list_t *parts = NULL;
 
 	if (rd_kafka_assignment(k->rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts->cnt > 0) {
-		if (pause)
+		if (pause) {
 			rd_kafka_pause_partitions(k->rk, parts);
-		else
+		} else {
+			drop_stuck(k, parts);
 			rd_kafka_resume_partitions(k->rk, parts);
+		}
 	}
 	if (parts)
 		rd_kafka_topic_partition_list_destroy(parts);
 	k->paused = pause;
+}
+
+/* Pauses or resumes fetching from one partition. */
+static void pause_one(struct kin *k, const char *topic, int32_t partition, bool pause)
+{
+	rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+
+	rd_kafka_topic_partition_list_add(one, topic, partition);
+	if (pause)
+		rd_kafka_pause_partitions(k->rk, one);
+	else
+		rd_kafka_resume_partitions(k->rk, one);
+	rd_kafka_topic_partition_list_destroy(one);
+}
+
+void kin_check_stuck(struct kin *k, long long now_ms)
+{
+	struct offtrack_part p;
+
+	if (!k->with_acks || k->stuck_ms <= 0)
+		return;
+	for (size_t i = 0; i < offtrack_count(k->track); i++) {
+		offtrack_get(k->track, i, &p);
+		if (p.paused_at >= 0 && p.oldest != p.paused_at) {
+			/* the record it waited for is settled: move on (unless the
+			 * whole consumer holds back for now; kin_pause resumes it) */
+			offtrack_set_paused_at(k->track, i, -1);
+			if (k->fetching && !k->paused)
+				pause_one(k, p.topic, p.partition, false);
+			log_info("%s [%d]: offset %lld has its outcome; fetching again", p.topic,
+			         (int)p.partition, (long long)p.paused_at);
+		} else if (p.paused_at < 0 && p.oldest >= 0 &&
+		           now_ms - (long long)p.oldest_mark >= k->stuck_ms) {
+			offtrack_set_paused_at(k->track, i, p.oldest);
+			pause_one(k, p.topic, p.partition, true);
+			k->n.stuck++;
+			log_warnx("%s [%d] stuck: offset %lld has had no outcome for %lld s "
+			          "(--stuck-after); fetching from it is paused until it comes back, "
+			          "%zu records outstanding",
+			          p.topic, (int)p.partition, (long long)p.oldest,
+			          (now_ms - (long long)p.oldest_mark) / 1000, p.outstanding);
+		}
+	}
+}
+
+size_t kin_stuck_now(const struct kin *k)
+{
+	struct offtrack_part p;
+	size_t n = 0;
+
+	for (size_t i = 0; i < offtrack_count(k->track); i++) {
+		offtrack_get(k->track, i, &p);
+		n += p.paused_at >= 0;
+	}
+	return n;
 }
 
 /* ---- statistics --------------------------------------------------------- */
@@ -422,11 +495,13 @@ void kin_stats(const struct kin *k, const char *kind)
 	fprintf(f,
 	        "{\"prog\":\"kcat-in\",\"stats\":\"%s\",\"messages\":%llu,\"records\":%llu,"
 	        "\"discarded\":%llu,\"compacted\":%llu,\"wrapped\":%llu,\"truncated\":%llu,"
-	        "\"acks\":%llu,\"acks_bad\":%llu,\"acks_stale\":%llu,\"outstanding\":%zu,"
-	        "\"rebalances\":%llu,\"commit_failures\":%llu,\"partitions\":[",
+	        "\"reserved\":%llu,\"acks\":%llu,\"acks_bad\":%llu,\"acks_stale\":%llu,"
+	        "\"outstanding\":%zu,\"stuck\":%llu,\"stuck_now\":%zu,\"rebalances\":%llu,"
+	        "\"commit_failures\":%llu,\"partitions\":[",
 	        kind, k->n.messages, k->n.records, k->n.discarded, k->n.compacted, k->n.wrapped,
-	        k->n.truncated, k->n.acks, k->n.acks_bad, k->n.acks_stale,
-	        offtrack_outstanding(k->track), k->n.rebalances, k->n.commit_failures);
+	        k->n.truncated, k->n.reserved, k->n.acks, k->n.acks_bad, k->n.acks_stale,
+	        offtrack_outstanding(k->track), k->n.stuck, kin_stuck_now(k), k->n.rebalances,
+	        k->n.commit_failures);
 	for (size_t i = 0; i < k->nseen; i++) {
 		log_json_escape(topic, sizeof(topic), k->seen[i].topic);
 		fprintf(f, "%s{\"topic\":\"%s\",\"partition\":%d,\"stored\":%lld,\"committed\":%lld}",

@@ -20,11 +20,13 @@ struct kin_counts {
 	unsigned long long records;   /* records written (one per message while fetching) */
 	unsigned long long discarded; /* messages that arrived after fetching stopped */
 	unsigned long long compacted, wrapped, truncated;
+	unsigned long long reserved;  /* payloads with a top-level "_" member, failed here */
 	unsigned long long acks;      /* outcome lines that settled a record */
 	unsigned long long acks_bad;  /* outcome lines without a readable _src */
 	unsigned long long acks_stale; /* for a partition no longer ours, or not outstanding */
 	unsigned long long rebalances;
 	unsigned long long commit_failures;
+	unsigned long long stuck;     /* times a partition was paused by --stuck-after */
 };
 
 /* What the last store or commit said about one partition, kept after it is
@@ -47,6 +49,8 @@ struct kin {
 
 	bool fetching;   /* false once stopping: later messages are dropped unwritten */
 	bool paused;     /* partitions paused because stdout is backed up */
+	long long stuck_ms; /* --stuck-after in ms (0: never), with acks only */
+	long long now_ms;   /* when this batch of messages is written */
 	bool exit_eof;   /* -e */
 	int fatal;       /* a sysexits status when librdkafka reported a fatal error */
 
@@ -83,8 +87,18 @@ void kin_store(struct kin *k);
  * number of partitions whose commit failed. */
 int kin_commit_sync(struct kin *k);
 
-/* Pauses or resumes fetching for every assigned partition. */
+/* Pauses or resumes fetching for every assigned partition (a resume leaves
+ * the stuck ones paused). */
 void kin_pause(struct kin *k, bool pause);
+
+/* --stuck-after: pauses fetching from a partition whose oldest outstanding
+ * record was written stuck_ms ago or more without its outcome coming back,
+ * saying so once, and resumes it once that record is settled; so the
+ * offsets tracked per partition stay bounded while one record waits. */
+void kin_check_stuck(struct kin *k, long long now_ms);
+
+/* Partitions paused by kin_check_stuck right now. */
+size_t kin_stuck_now(const struct kin *k);
 
 /* One JSON line of statistics on stderr. */
 void kin_stats(const struct kin *k, const char *kind);

@@ -57,7 +57,7 @@ struct options {
 	int nprops;
 	int acks_fd;
 	bool exit_eof;
-	long drain_s, stats_s, connect_s;
+	long drain_s, stats_s, connect_s, stuck_s;
 	size_t max_line;
 	int verbose;
 };
@@ -68,14 +68,16 @@ static void usage(FILE *f)
 	        "usage: kcat-in [-ev] [-b brokers] [-t topic]… [-G group] [-o beginning|end|stored]\n"
 	        "               [-X prop=value]… [--acks PATH | --acks-fd N] [--drain-timeout S]\n"
 	        "               [--stats-interval S] [--metrics-file PATH] [--connect-timeout S]\n"
-	        "               [--max-line BYTES]\n"
+	        "               [--max-line BYTES] [--stuck-after S]\n"
 	        "\n"
 	        "Consumes Kafka topics in a consumer group and writes one record per message on\n"
 	        "stdout: the payload object with \"_src\":{\"topic\",\"partition\",\"offset\"} appended\n"
 	        "(its bytes kept; a multi-line object is compacted), or, when the payload is not\n"
 	        "a JSON object, not JSON or not UTF-8, {\"_raw\":\"<payload>\",\"_src\":…} (exact bytes\n"
 	        "also under \"_raw_base64\" when not UTF-8; a payload over the line limit keeps its\n"
-	        "first 1 KiB and gets \"_raw_truncated\":true).\n"
+	        "first 1 KiB and gets \"_raw_truncated\":true). A payload with a top-level member\n"
+	        "whose name starts with \"_\" (the pipeline's own) is not an event: it is wrapped\n"
+	        "the same way, with \"_error\":{\"stage\":\"kcat-in\",\"code\":\"reserved_member\",…}.\n"
 	        "\n"
 	        "  -b, --brokers LIST       bootstrap brokers (default $KAFKA_BROKERS, else localhost:9092)\n"
 	        "  -t, --topic NAME         topic to consume; repeatable or a comma list; ^regex\n"
@@ -104,6 +106,10 @@ static void usage(FILE *f)
 	        "      --connect-timeout S  exit 69 when no broker answers within S seconds at\n"
 	        "                           start (default 10)\n"
 	        "      --max-line BYTES     longest record written (default %d)\n"
+	        "      --stuck-after S      with acks: when a partition's oldest record has had no\n"
+	        "                           outcome for S seconds, say so once and pause fetching\n"
+	        "                           from that partition until it comes back (default 300;\n"
+	        "                           0: never), so memory stays bounded\n"
 	        "  -v, --verbose            more diagnostics (librdkafka's debug log with -X debug=…)\n"
 	        "  -h, --help               this text\n"
 	        "  -V, --version            print the version\n"
@@ -159,6 +165,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"metrics-file", required_argument, NULL, 'P'},
 		{"connect-timeout", required_argument, NULL, 'C'},
 		{"max-line", required_argument, NULL, 'm'},
+		{"stuck-after", required_argument, NULL, 'T'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -210,6 +217,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->metrics_path = optarg;
 			break;
 		}
+		case 'T':
+			o->stuck_s = cli_number("--stuck-after", optarg, 0, 86400);
+			break;
 		case 't':
 			for (char *save = NULL, *t = strtok_r(optarg, ",", &save); t;
 			     t = strtok_r(NULL, ",", &save)) {
@@ -342,6 +352,12 @@ static void write_metrics(const char *path, const struct kin *k)
 		{"acks", "Outcome lines read back.", METRIC_COUNTER, (double)k->n.acks},
 		{"acks_bad", "Outcome lines that named no record of ours.", METRIC_COUNTER,
 		 (double)k->n.acks_bad},
+		{"reserved", "Payloads with a top-level _ member, written as reserved_member.",
+		 METRIC_COUNTER, (double)k->n.reserved},
+		{"stuck", "Times a partition was paused: no outcome for --stuck-after seconds.",
+		 METRIC_COUNTER, (double)k->n.stuck},
+		{"partitions_stuck", "Partitions paused now by --stuck-after.", METRIC_GAUGE,
+		 (double)kin_stuck_now(k)},
 		{"rebalances", "Group rebalances.", METRIC_COUNTER, (double)k->n.rebalances},
 		{"commit_failures", "Offset commits that failed.", METRIC_COUNTER,
 		 (double)k->n.commit_failures},
@@ -354,7 +370,7 @@ static void write_metrics(const char *path, const struct kin *k)
 
 int main(int argc, char **argv)
 {
-	struct options o = {.acks_fd = -1, .drain_s = 10, .connect_s = 10,
+	struct options o = {.acks_fd = -1, .drain_s = 10, .connect_s = 10, .stuck_s = 300,
 	                    .max_line = RECORD_MAX_LINE_DEFAULT};
 	struct kin k = {.fetching = true};
 	int status = EX_OK, ack_fd = -1, ack_flags = -1, out_flags = -1, wake[2];
@@ -419,6 +435,7 @@ int main(int argc, char **argv)
 	/* Set-up: the consumer, woken through a pipe when its queue fills. */
 	k.max_line = o.max_line;
 	k.exit_eof = o.exit_eof;
+	k.stuck_ms = o.stuck_s * 1000;
 	/* cJSON trees live for one message or one ack line: from an arena */
 	if (!jsonarena_install())
 		fatalx(EX_OSERR, "out of memory");
@@ -525,6 +542,7 @@ int main(int argc, char **argv)
 		kin_store(&k);
 
 		long long now = cli_now_ms();
+		kin_check_stuck(&k, now);
 		if (interval_s && now >= next_stats) {
 			if (o.stats_s)
 				kin_stats(&k, "periodic");

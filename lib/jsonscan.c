@@ -90,8 +90,9 @@ static __attribute__((noinline)) cursor string_special(cursor p, cursor end, boo
 				code = code << 4 | (unsigned)h;
 			}
 			/* cJSON insists that surrogates come in proper pairs; the
-			 * RFC does not: leave these to record_parse */
-			if (code >= 0xD800 && code <= 0xDFFF)
+			 * RFC does not, and records refuse lone ones; and U+0000 is
+			 * refused in records: leave all of these to record_parse */
+			if ((code >= 0xD800 && code <= 0xDFFF) || code == 0)
 				return NULL;
 			return p + 6;
 		}
@@ -160,6 +161,24 @@ static cursor number(cursor p, cursor end)
 	return p - start <= CJSON_NUMBER_MAX ? p : NULL;
 }
 
+/* A member name as it is written, quotes left out. */
+struct name {
+	cursor at;
+	size_t len;
+};
+
+/* True when the name at[0..len) repeats one of names[from..n). Raw bytes
+ * are compared, which is exact because names with escapes never get here.
+ * An object has a handful of names, so a plain list: length first, which
+ * settles most pairs of an event's names. */
+static bool repeated(const struct name *names, size_t from, size_t n, cursor at, size_t len)
+{
+	for (size_t i = from; i < n; i++)
+		if (names[i].len == len && memcmp(names[i].at, at, len) == 0)
+			return true;
+	return false;
+}
+
 static cursor literal(cursor p, cursor end, const char *word, size_t n)
 {
 	return (size_t)(end - p) >= n && memcmp(p, word, n) == 0 ? p + n : NULL;
@@ -169,7 +188,10 @@ bool json_scan(const char *s, size_t len, struct json_scan *scan)
 {
 	cursor base = (cursor)s, p = base, end = base + len;
 	unsigned char open[RECORD_MAX_DEPTH]; /* '{' or '[' per level */
-	size_t depth = 0;
+	/* the names of the open objects; an object's own start at names_from[depth] */
+	struct name names[JSON_SCAN_NAMES];
+	unsigned char names_from[RECORD_MAX_DEPTH];
+	size_t depth = 0, nnames = 0;
 	bool src_next = false, ignored = false;
 
 	memset(scan, 0, sizeof(*scan));
@@ -186,6 +208,7 @@ value: /* a value starts at p */
 			return false;
 		if (depth == 0 && *p == '{')
 			scan->object = true;
+		names_from[depth] = (unsigned char)nnames;
 		open[depth++] = *p++;
 		p = blanks(p, end, &scan->multiline);
 		if (p < end && *p == (open[depth - 1] == '{' ? '}' : ']')) {
@@ -226,12 +249,22 @@ name: /* a member's name starts at p */
 		p = string(p, end, &escaped);
 		if (!p)
 			return false;
+		/* "\u005fsrc" is "_src" too, and "a\u0062" repeats "ab": rare
+		 * enough not to decode here */
+		if (escaped)
+			return false;
+		size_t nlen = (size_t)(p - at) - 2;
+		if (nnames == JSON_SCAN_NAMES || repeated(names, names_from[depth - 1], nnames, at + 1, nlen))
+			return false;
+		names[nnames++] = (struct name){at + 1, nlen};
 		if (depth == 1) {
-			/* "\u005fsrc" is "_src" too; rare enough not to decode here */
-			if (escaped)
-				return false;
 			scan->members = true;
-			src_next = !scan->src && p - at == 6 && memcmp(at, "\"_src\"", 6) == 0;
+			src_next = nlen == 4 && memcmp(at + 1, "_src", 4) == 0;
+			if (at[1] == '_' && !scan->reserved) {
+				scan->reserved = true;
+				scan->reserved_begin = (size_t)(at + 1 - base);
+				scan->reserved_end = (size_t)(p - 1 - base);
+			}
 		}
 	}
 	p = blanks(p, end, &scan->multiline);
@@ -264,6 +297,7 @@ after: /* a value ended just before p */
 	if (*p == (open[depth - 1] == '{' ? '}' : ']')) {
 		p++;
 		depth--;
+		nnames = names_from[depth]; /* the object's names go with it */
 		goto after;
 	}
 	return false;

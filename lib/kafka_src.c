@@ -3,10 +3,17 @@
  * The common case is a one-line JSON object, and for it the payload's own
  * bytes go out untouched with "_src" spliced in before the final brace: no
  * re-printing, so numbers, key order and escapes stay exactly as the
- * producer wrote them. Only the rare shapes (a multi-line object, a payload
- * that already has "_src") go through cJSON's printer, and anything that is
- * not a JSON object is wrapped so that validate can reject it with a reason
- * rather than the pipeline choking on it. */
+ * producer wrote them. Only the rare shape of a multi-line object goes
+ * through cJSON's printer, and anything that is not a JSON object is
+ * wrapped so that validate can reject it with a reason rather than the
+ * pipeline choking on it.
+ *
+ * kcat-in is where outside text enters (DESIGN.md, "Trust boundaries"), so
+ * a payload never carries a top-level "_" member into the pipeline: those
+ * are the stages' own ("_src" decides which offset an outcome acknowledges,
+ * "_error" how route treats a record). Such a payload is wrapped like a
+ * non-object, already failed ("reserved_member"), and the only "_src" on
+ * the line is the one written here. */
 #include "kafka_src.h"
 
 #include <errno.h>
@@ -57,20 +64,63 @@ static size_t src_text(char *buf, const struct kafka_src *src)
 	return (size_t)(p - buf);
 }
 
+/* The longest member name quoted in a reason: enough to recognise it, and
+ * a bound on the line whatever the payload holds. */
+#define REASON_NAME_MAX 32
+
+/* "_error":{…} for a payload whose top-level member name[0..len) is
+ * reserved, in buf (REASON_TEXT_MAX bytes); returns its length. The name is
+ * payload text: only printable ASCII of it is kept (anything else, quotes
+ * and backslashes too, becomes '?'), so the reason needs no escaping and
+ * cannot carry a control byte into a log line; past REASON_NAME_MAX bytes
+ * it is cut and marked with "...". */
+#define REASON_TEXT_MAX (REASON_NAME_MAX + 192)
+
+static size_t reserved_error_text(char *buf, const char *name, size_t len)
+{
+	char shown[REASON_NAME_MAX + 4];
+	size_t n = 0;
+
+	for (; n < len && n < REASON_NAME_MAX; n++) {
+		unsigned char c = (unsigned char)name[n];
+		shown[n] = c >= 0x20 && c < 0x7F && c != '"' && c != '\\' ? (char)c : '?';
+	}
+	if (n < len) {
+		memcpy(shown + n, "...", 3);
+		n += 3;
+	}
+	shown[n] = '\0';
+	int w = snprintf(buf, REASON_TEXT_MAX,
+	                 "\"_error\":{\"stage\":\"kcat-in\",\"code\":\"reserved_member\",\"reason\":"
+	                 "\"the payload has a top-level member '%s': names starting with '_' are "
+	                 "the pipeline's own\",\"retryable\":false}",
+	                 shown);
+	return w > 0 && (size_t)w < REASON_TEXT_MAX ? (size_t)w : 0;
+}
+
+/* The short form, for a line limit too tight for the reason. */
+#define RESERVED_ERROR_SHORT "\"_error\":{\"stage\":\"kcat-in\",\"code\":\"reserved_member\"}"
+
 static bool json_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 
-/* {"_raw":"<head>","_raw_truncated":true,"_src":{…}}: short, and within
- * max_line however the head escapes (at most 6 bytes per byte). */
+/* {"_raw":"<head>","_raw_truncated":true[,"_error":{…}],"_src":{…}}:
+ * short, and within max_line however the head escapes (at most 6 bytes per
+ * byte). errm is the "_error" member of a reserved payload, or NULL. */
 static int write_truncated(FILE *out, const char *payload, size_t len, const char *srcm,
-                           size_t max_line)
+                           const char *errm, size_t max_line)
 {
 	size_t room = 0, fixed = strlen(srcm) + sizeof("{\"_raw\":\"\",\"_raw_truncated\":true,}");
 	size_t keep = len < RAW_KEEP ? len : RAW_KEEP;
 
+	if (errm) {
+		if (fixed + strlen(errm) + 1 > max_line)
+			errm = RESERVED_ERROR_SHORT;
+		fixed += strlen(errm) + 1;
+	}
 	if (max_line > fixed)
 		room = (max_line - fixed) / 6;
 	if (keep > room)
@@ -80,16 +130,18 @@ static int write_truncated(FILE *out, const char *payload, size_t len, const cha
 	while (keep > 0 && keep < len && ((unsigned char)payload[keep] & 0xC0) == 0x80)
 		keep--;
 	if (fputs("{\"_raw\":", out) == EOF || record_write_json_string(out, payload, keep) < 0 ||
-	    fprintf(out, ",\"_raw_truncated\":true,%s}\n", srcm) < 0)
+	    fprintf(out, ",\"_raw_truncated\":true,%s%s%s}\n", errm ? errm : "", errm ? "," : "",
+	            srcm) < 0)
 		return -1;
 	return 0;
 }
 
-/* {"_raw":"<text>"[,"_raw_base64":"<bytes>"],"_src":{…}}, built in memory
- * first because escaping can make it longer than the limit, and then the
- * truncated form goes out instead. */
+/* {"_raw":"<text>"[,"_raw_base64":"<bytes>"][,"_error":{…}],"_src":{…}},
+ * built in memory first because escaping can make it longer than the
+ * limit, and then the truncated form goes out instead. errm is the
+ * "_error" member of a reserved payload, or NULL. */
 static int write_wrapped(FILE *out, const char *payload, size_t len, const char *srcm,
-                         size_t max_line, enum kafka_src_shape *shape)
+                         const char *errm, size_t max_line, enum kafka_src_shape *shape)
 {
 	char *buf = NULL;
 	size_t size = 0;
@@ -104,13 +156,14 @@ static int write_wrapped(FILE *out, const char *payload, size_t len, const char 
 	if (!exact && (fputs(",\"_raw_base64\":", mem) == EOF ||
 	               record_write_base64(mem, (const unsigned char *)payload, len) < 0))
 		goto out;
-	if (fprintf(mem, ",%s}", srcm) < 0 || fflush(mem) == EOF)
+	if ((errm && fprintf(mem, ",%s", errm) < 0) || fprintf(mem, ",%s}", srcm) < 0 ||
+	    fflush(mem) == EOF)
 		goto out;
 	if (size > max_line) {
 		*shape = KAFKA_SRC_TRUNCATED;
-		rc = write_truncated(out, payload, len, srcm, max_line);
+		rc = write_truncated(out, payload, len, srcm, errm, max_line);
 	} else {
-		*shape = KAFKA_SRC_WRAPPED;
+		*shape = errm ? KAFKA_SRC_RESERVED : KAFKA_SRC_WRAPPED;
 		rc = record_write_line(out, buf, size);
 	}
 out:
@@ -119,10 +172,9 @@ out:
 	return rc;
 }
 
-/* The object re-printed on one line with a fresh "_src". */
-static int write_compacted(FILE *out, cJSON *obj, const struct kafka_src *src, const char *payload,
-                           size_t len, const char *srcm, size_t max_line,
-                           enum kafka_src_shape *shape)
+/* The object (without "_" members) re-printed on one line with "_src". */
+static int write_compacted(FILE *out, cJSON *obj, const char *payload, size_t len,
+                           const char *srcm, size_t max_line, enum kafka_src_shape *shape)
 {
 	/* The "_src" text already made ("\"_src\":{...}"), as a raw value: cJSON
 	 * prints numbers as doubles, and an offset from 2^53 up would come out
@@ -132,12 +184,10 @@ static int write_compacted(FILE *out, cJSON *obj, const struct kafka_src *src, c
 	char *text;
 	int rc;
 
-	(void)src;
 	if (!s) {
 		errno = ENOMEM;
 		return -1;
 	}
-	cJSON_DeleteItemFromObjectCaseSensitive(obj, "_src");
 	cJSON_AddItemToObject(obj, "_src", s);
 	text = cJSON_PrintUnformatted(obj);
 	if (!text) {
@@ -147,7 +197,7 @@ static int write_compacted(FILE *out, cJSON *obj, const struct kafka_src *src, c
 	size_t tlen = strlen(text);
 	if (tlen > max_line) {
 		*shape = KAFKA_SRC_TRUNCATED;
-		rc = write_truncated(out, payload, len, srcm, max_line);
+		rc = write_truncated(out, payload, len, srcm, NULL, max_line);
 	} else {
 		*shape = KAFKA_SRC_COMPACTED;
 		rc = record_write_line(out, text, tlen);
@@ -164,7 +214,7 @@ static int write_kept(FILE *out, const char *payload, size_t len, size_t b, size
 {
 	if ((e - b - 1) + members + srclen + 1 > max_line) {
 		*shape = KAFKA_SRC_TRUNCATED;
-		return write_truncated(out, payload, len, srcm, max_line);
+		return write_truncated(out, payload, len, srcm, NULL, max_line);
 	}
 	*shape = KAFKA_SRC_KEPT;
 	if (fwrite(payload + b, 1, e - b - 1, out) != e - b - 1 || (members && putc(',', out) == EOF) ||
@@ -173,10 +223,35 @@ static int write_kept(FILE *out, const char *payload, size_t len, size_t b, size
 	return 0;
 }
 
+/* The first top-level member of obj whose name is reserved, or NULL. cJSON
+ * has decoded the names, so "\\u005fsrc" is found as "_src". */
+static const cJSON *reserved_member(const cJSON *obj)
+{
+	for (const cJSON *m = obj->child; m; m = m->next)
+		if (record_meta_key(m->string))
+			return m;
+	return NULL;
+}
+
+/* A payload that record_parse() refused may still be an object with a
+ * reserved member, read leniently (a repeated name, say, which is what
+ * {"_src":0,"_src":"poison"} is): that is worth saying, and it is what the
+ * producer tried. Its name goes into errm; false when it is not such an
+ * object. */
+static bool reserved_anyway(const char *payload, size_t len, char *errm)
+{
+	cJSON *obj = cJSON_ParseWithLength(payload, len);
+	const cJSON *m = cJSON_IsObject(obj) ? reserved_member(obj) : NULL;
+	bool found = m && reserved_error_text(errm, m->string, strlen(m->string)) > 0;
+
+	cJSON_Delete(obj);
+	return found;
+}
+
 int kafka_src_write(FILE *out, const char *payload, size_t len, const struct kafka_src *src,
                     size_t max_line, enum kafka_src_shape *shape)
 {
-	char srcm[SRC_TEXT_MAX], reason[256];
+	char srcm[SRC_TEXT_MAX], reason[256], errm[REASON_TEXT_MAX];
 	size_t srclen = src_text(srcm, src);
 	struct json_scan scan;
 	enum record_fault fault;
@@ -186,18 +261,35 @@ int kafka_src_write(FILE *out, const char *payload, size_t len, const struct kaf
 		payload = "", len = 0;
 	if (len > max_line) {
 		*shape = KAFKA_SRC_TRUNCATED;
-		return write_truncated(out, payload, len, srcm, max_line);
+		/* not looked into: the head under "_raw" is not an event either */
+		return write_truncated(out, payload, len, srcm, NULL, max_line);
 	}
 
 	/* The common case, decided without building a tree. */
-	if (json_scan(payload, len, &scan) && scan.object && !scan.src && !scan.multiline)
-		return write_kept(out, payload, len, scan.begin, scan.end, scan.members, srcm, srclen,
-		                  max_line, shape);
+	if (json_scan(payload, len, &scan) && scan.object) {
+		if (scan.reserved) {
+			if (!reserved_error_text(errm, payload + scan.reserved_begin,
+			                         scan.reserved_end - scan.reserved_begin))
+				return -1;
+			return write_wrapped(out, payload, len, srcm, errm, max_line, shape);
+		}
+		if (!scan.multiline)
+			return write_kept(out, payload, len, scan.begin, scan.end, scan.members, srcm,
+			                  srclen, max_line, shape);
+	}
 
 	struct record_line line = {.data = payload, .len = len};
 	cJSON *obj = record_parse(&line, true, &fault, reason, sizeof(reason));
-	if (!obj)
-		return write_wrapped(out, payload, len, srcm, max_line, shape);
+	if (!obj) {
+		bool reserved = reserved_anyway(payload, len, errm);
+		return write_wrapped(out, payload, len, srcm, reserved ? errm : NULL, max_line, shape);
+	}
+	const cJSON *m = reserved_member(obj);
+	if (m) {
+		rc = reserved_error_text(errm, m->string, strlen(m->string)) ? 0 : -1;
+		cJSON_Delete(obj);
+		return rc < 0 ? -1 : write_wrapped(out, payload, len, srcm, errm, max_line, shape);
+	}
 
 	/* The object without the blanks around it. */
 	size_t b = 0, e = len;
@@ -205,9 +297,8 @@ int kafka_src_write(FILE *out, const char *payload, size_t len, const struct kaf
 		b++;
 	while (e > b && json_space(payload[e - 1]))
 		e--;
-	if (cJSON_GetObjectItemCaseSensitive(obj, "_src") || memchr(payload + b, '\n', e - b) ||
-	    memchr(payload + b, '\r', e - b)) {
-		rc = write_compacted(out, obj, src, payload, len, srcm, max_line, shape);
+	if (memchr(payload + b, '\n', e - b) || memchr(payload + b, '\r', e - b)) {
+		rc = write_compacted(out, obj, payload, len, srcm, max_line, shape);
 		cJSON_Delete(obj);
 		return rc;
 	}
@@ -333,6 +424,16 @@ static bool src_plain(const char *s, size_t len, struct kafka_src *src)
 	}
 }
 
+/* How many top-level members of obj are named "_src". */
+static int src_members(const cJSON *obj)
+{
+	int n = 0;
+
+	for (const cJSON *m = obj->child; m; m = m->next)
+		n += m->string && strcmp(m->string, "_src") == 0;
+	return n;
+}
+
 int kafka_src_parse(const struct record_line *line, struct kafka_src *src, char *errstr,
                     size_t errstr_size)
 {
@@ -341,7 +442,9 @@ int kafka_src_parse(const struct record_line *line, struct kafka_src *src, char 
 	cJSON *obj;
 	int rc;
 
-	/* The common case: a valid object, of which only "_src" is read. */
+	/* The common case: a valid object, of which only "_src" is read. A
+	 * line json_scan vouches for has no repeated name, so this "_src" is
+	 * the only one. */
 	if (!line->too_long && json_scan(line->data, line->len, &scan) && scan.object) {
 		if (!scan.src)
 			return src_from_json(NULL, src, errstr, errstr_size);
@@ -360,7 +463,14 @@ int kafka_src_parse(const struct record_line *line, struct kafka_src *src, char 
 	obj = record_parse(line, true, &fault, errstr, errstr_size);
 	if (!obj)
 		return -1;
-	rc = src_from_json(cJSON_GetObjectItemCaseSensitive(obj, "_src"), src, errstr, errstr_size);
+	/* cJSON decodes names, so "\u005fsrc" counts as "_src" here */
+	if (src_members(obj) > 1) {
+		snprintf(errstr, errstr_size, "more than one _src member");
+		rc = -1;
+	} else {
+		rc = src_from_json(cJSON_GetObjectItemCaseSensitive(obj, "_src"), src, errstr,
+		                   errstr_size);
+	}
 	cJSON_Delete(obj);
 	return rc;
 }

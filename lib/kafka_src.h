@@ -26,17 +26,22 @@ struct kafka_src {
 /* How a message became a record. */
 enum kafka_src_shape {
 	KAFKA_SRC_KEPT,      /* a one-line JSON object: its bytes kept, "_src" appended */
-	KAFKA_SRC_COMPACTED, /* a JSON object re-printed on one line (it spanned lines,
-	                        or already had a "_src" member, which is replaced) */
+	KAFKA_SRC_COMPACTED, /* a JSON object re-printed on one line (it spanned lines) */
 	KAFKA_SRC_WRAPPED,   /* not a JSON object, not JSON, or not UTF-8: the text
 	                        under "_raw" (plus "_raw_base64" when not exact) */
 	KAFKA_SRC_TRUNCATED, /* over the line limit: its first 1 KiB under "_raw",
-	                        "_raw_truncated": true */
+	                        "_raw_truncated": true (and "_error" when reserved) */
+	KAFKA_SRC_RESERVED,  /* a JSON object with a top-level member whose name starts
+	                        with "_" (the pipeline's own, DESIGN.md): wrapped like
+	                        a non-object, with "_error" {"stage":"kcat-in","code":
+	                        "reserved_member",…} before "_src" */
 };
 
 /* Writes one message as one record line ("\n"-terminated) to out: the
  * payload with src appended as "_src", shaped as described above, and never
- * longer than max_line bytes without the newline. payload may be NULL (a
+ * longer than max_line bytes without the newline. The line has exactly one
+ * top-level "_src", this one: a payload's own "_" members only ever appear
+ * inside the "_raw" string. payload may be NULL (a
  * tombstone) when len is 0. Returns 0 and sets *shape, or -1 on a write
  * error or when out of memory (errno set). */
 int kafka_src_write(FILE *out, const char *payload, size_t len, const struct kafka_src *src,
@@ -44,7 +49,9 @@ int kafka_src_write(FILE *out, const char *payload, size_t len, const struct kaf
 
 /* Reads "_src" back from a record line (an outcome line that came through
  * the pipeline). Returns 0 with *src filled, or -1 with a reason in errstr
- * ("no _src member", "_src.offset is not a whole number", …). */
+ * ("no _src member", "more than one _src member", "_src.offset is not an
+ * offset", …). A line with two top-level "_src" is refused whatever they
+ * say: kcat-in wrote one, so the other was forged or the line mangled. */
 int kafka_src_parse(const struct record_line *line, struct kafka_src *src, char *errstr,
                     size_t errstr_size);
 

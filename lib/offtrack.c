@@ -25,6 +25,7 @@ struct part {
 	size_t cap, head, count;
 	int64_t last_written; /* -1 before the first write */
 	int64_t store;        /* -1 before the first settled record */
+	int64_t paused_at;    /* offtrack_set_paused_at, -1 when not set */
 	bool dirty, eof;
 };
 
@@ -88,6 +89,7 @@ int offtrack_assign(struct offtrack *t, const char *topic, int32_t partition)
 	if (p) {
 		part_reset(t, p);
 		p->store = -1;
+		p->paused_at = -1;
 		p->dirty = false;
 		return 0;
 	}
@@ -107,6 +109,7 @@ int offtrack_assign(struct offtrack *t, const char *topic, int32_t partition)
 	p->partition = partition;
 	p->last_written = -1;
 	p->store = -1;
+	p->paused_at = -1;
 	t->nparts++;
 	return 0;
 }
@@ -258,6 +261,15 @@ void offtrack_get(const struct offtrack *t, size_t index, struct offtrack_part *
 	out->dirty = p->dirty;
 	out->outstanding = p->count;
 	out->eof = p->eof;
+	/* the front entry is never acknowledged: settle_front drops those */
+	out->oldest = p->count ? at(p, 0)->offset : -1;
+	out->oldest_mark = p->count ? at(p, 0)->mark : 0;
+	out->paused_at = p->paused_at;
+}
+
+void offtrack_set_paused_at(struct offtrack *t, size_t index, int64_t offset)
+{
+	t->parts[index].paused_at = offset;
 }
 
 void offtrack_clean(struct offtrack *t, size_t index)

@@ -50,7 +50,9 @@ enum offtrack_result {
 
 /* A record of the partition was written out; mark is an opaque, increasing
  * number the caller may use to settle records without acks (see
- * offtrack_settle_upto; 0 when unused). The offset normally exceeds the last
+ * offtrack_settle_upto; 0 when unused), or, with acks, the time it was
+ * written (offtrack_get reports the oldest outstanding record's mark, so
+ * the caller can tell a partition whose outcomes have stopped coming). The offset normally exceeds the last
  * one written: otherwise the consumer went back (an offset reset), so the
  * outstanding offsets are dropped and tracking restarts here
  * (OFFTRACK_REWOUND, the offset is still recorded). */
@@ -89,10 +91,19 @@ struct offtrack_part {
 	bool dirty;         /* store moved since offtrack_clean() */
 	size_t outstanding; /* written, not yet acknowledged */
 	bool eof;
+	int64_t oldest;       /* the oldest outstanding offset, or -1 when none */
+	uint64_t oldest_mark; /* … and the mark it was written with */
+	int64_t paused_at;    /* see offtrack_set_paused_at; -1 when not set */
 };
 void offtrack_get(const struct offtrack *t, size_t index, struct offtrack_part *out);
 
 /* Marks partition index's store position as handed to the consumer. */
 void offtrack_clean(struct offtrack *t, size_t index);
+
+/* Notes that the caller paused partition index while offset was its oldest
+ * outstanding one (-1: not paused), to resume it once that offset is
+ * settled. Cleared when the partition is assigned again; gone when it is
+ * revoked. */
+void offtrack_set_paused_at(struct offtrack *t, size_t index, int64_t offset);
 
 #endif

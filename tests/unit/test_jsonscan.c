@@ -77,9 +77,71 @@ static void test_declines_where_cjson_and_the_rfc_differ(void **state)
 	memset(number + 1, '0', 64);                               /* a 65-digit number */
 	assert_false(scan_text(number, &scan));
 	assert_false(scan_text("\"\\ud83d\\ude00\"", &scan)); /* pairs too: cheap to decline */
-	/* nested names with escapes are fine: only top-level ones can be "_src" */
-	assert_true(scan_text("{\"a\":{\"\\u005fsrc\":1}}", &scan));
-	assert_false(scan.src);
+	/* names with escapes at any depth: "a\u0062" would repeat "ab" */
+	assert_false(scan_text("{\"a\":{\"\\u005fsrc\":1}}", &scan));
+	assert_false(scan_text("[{\"ab\":1,\"a\\u0062\":2}]", &scan));
+	/* escapes in values are read */
+	assert_true(scan_text("{\"a\":\"\\u005f\\n\"}", &scan));
+}
+
+/* What the stricter record_parse refuses in records (I-JSON), json_scan
+ * never vouches for: a repeated name at any depth, U+0000 in a string,
+ * numbers outside the grammar. */
+static void test_declines_what_records_refuse(void **state)
+{
+	(void)state;
+	struct json_scan scan;
+	static const char *declined[] = {
+		"{\"a\":1,\"a\":2}",
+		"{\"_src\":0,\"_src\":\"poison\"}",
+		"{\"uid\":\"x\",\"n\":{\"b\":1,\"c\":2,\"b\":3}}",
+		"[1,{\"k\":[{\"z\":0,\"z\":0}]}]",
+		"{\"a\":\"\\u0000\"}", "\"x\\u0000y\"", "{\"a\":[\"\\u0000\"]}",
+		"01", "-01", "1.", ".5", "1.e5", "2.e-3", "0.e1", "[01]", "{\"a\":-01}", "{\"a\":1.}",
+	};
+	for (size_t i = 0; i < sizeof(declined) / sizeof(*declined); i++)
+		assert_false(scan_text(declined[i], &scan));
+
+	/* the same name in different objects is no repeat */
+	assert_true(scan_text("{\"a\":{\"a\":{\"a\":1}},\"b\":{\"a\":2},\"c\":[{\"a\":3},{\"a\":4}]}",
+	                      &scan));
+	/* names sharing a prefix, or of equal length, are different names */
+	assert_true(scan_text("{\"ab\":1,\"a\":2,\"ba\":3,\"abc\":4}", &scan));
+	assert_true(scan_text("{\"a\":\"\\u0001\"}", &scan));
+
+	/* at most JSON_SCAN_NAMES names open at once: more goes to record_parse */
+	char many[16 * (JSON_SCAN_NAMES + 2)], *p = many;
+	*p++ = '{';
+	for (int i = 0; i < JSON_SCAN_NAMES; i++)
+		p += sprintf(p, "%s\"m%d\":%d", i ? "," : "", i, i);
+	strcpy(p, "}");
+	assert_true(scan_text(many, &scan));
+	strcpy(p, ",\"one_more\":1}");
+	assert_false(scan_text(many, &scan));
+	assert_true(parses(many));
+}
+
+/* Top-level names starting with "_": the first one's span. */
+static void test_reports_reserved_names(void **state)
+{
+	(void)state;
+	struct json_scan scan;
+	const char *text = "{\"uid\":\"u\",\"_error\":{\"stage\":\"persist\"},\"_x\":1}";
+
+	assert_true(scan_text(text, &scan));
+	assert_true(scan.reserved);
+	assert_int_equal(scan.reserved_end - scan.reserved_begin, 6);
+	assert_memory_equal(text + scan.reserved_begin, "_error", 6);
+
+	assert_true(scan_text("{\"uid\":\"u\",\"x\":{\"_src\":1},\"y\":[{\"_e\":2}]}", &scan));
+	assert_false(scan.reserved); /* nested: not pipeline metadata */
+	assert_true(scan_text("{\"a_\":1,\" _b\":2}", &scan));
+	assert_false(scan.reserved);
+	text = "{\"_\":1}";
+	assert_true(scan_text(text, &scan));
+	assert_true(scan.reserved && scan.reserved_end - scan.reserved_begin == 1);
+	assert_true(scan_text("[\"_src\",{\"_src\":1}]", &scan));
+	assert_false(scan.reserved);
 }
 
 static void test_depth_limit_matches_record_parse(void **state)
@@ -104,13 +166,13 @@ static void test_describes_an_object(void **state)
 	(void)state;
 	struct json_scan scan;
 	const char *text = "  {\"uid\":\"a\",\"_src\":{\"topic\":\"t\",\"partition\":1,\"offset\":2},"
-	                   "\"_src\":7,\"x\":{\"_src\":0}} ";
+	                   "\"x\":{\"_src\":0}} ";
 
 	assert_true(scan_text(text, &scan));
 	assert_true(scan.object && scan.members && !scan.multiline && scan.src);
 	assert_int_equal(scan.begin, 2);
 	assert_int_equal(scan.end, strlen(text) - 1);
-	/* the first of two, as cJSON_GetObjectItem finds it */
+	assert_true(scan.reserved);
 	assert_int_equal(scan.src_end - scan.src_begin, strlen("{\"topic\":\"t\",\"partition\":1,\"offset\":2}"));
 	assert_memory_equal(text + scan.src_begin, "{\"topic\"", 8);
 
@@ -139,6 +201,8 @@ int main(void)
 		cmocka_unit_test(test_declines_where_cjson_and_the_rfc_differ),
 		cmocka_unit_test(test_depth_limit_matches_record_parse),
 		cmocka_unit_test(test_describes_an_object),
+		cmocka_unit_test(test_declines_what_records_refuse),
+		cmocka_unit_test(test_reports_reserved_names),
 	};
 	return cmocka_run_group_tests_name("jsonscan", tests, NULL, NULL);
 }

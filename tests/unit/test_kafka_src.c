@@ -71,9 +71,69 @@ static void test_object_compacted(void **state)
 	(void)state;
 	CHECK("{\n  \"a\": 1,\n  \"b\": [1, 2]\n}", "{\"a\":1,\"b\":[1,2]," SRC_JSON "}",
 	      KAFKA_SRC_COMPACTED);
-	/* an old _src (a replayed record) is replaced, not duplicated */
-	CHECK("{\"a\":1,\"_src\":{\"topic\":\"x\",\"partition\":0,\"offset\":0},\"b\":2}",
-	      "{\"a\":1,\"b\":2," SRC_JSON "}", KAFKA_SRC_COMPACTED);
+}
+
+#define RESERVED_ERROR(name)                                                                      \
+	"\"_error\":{\"stage\":\"kcat-in\",\"code\":\"reserved_member\",\"reason\":\"the payload has " \
+	"a top-level member '" name "': names starting with '_' are the pipeline's own\","          \
+	"\"retryable\":false}"
+
+/* A payload with a top-level "_" member is not an event: its text under
+ * "_raw", failed by kcat-in, and the only "_src" is kcat-in's. */
+static void test_reserved_members_wrapped(void **state)
+{
+	(void)state;
+	/* a forged _src: it would ack another offset */
+	CHECK("{\"uid\":\"u\",\"_src\":{\"topic\":\"stream_producer\",\"partition\":0,\"offset\":5}}",
+	      "{\"_raw\":\"{\\\"uid\\\":\\\"u\\\",\\\"_src\\\":{\\\"topic\\\":\\\"stream_producer\\\","
+	      "\\\"partition\\\":0,\\\"offset\\\":5}}\"," RESERVED_ERROR("_src") "," SRC_JSON "}",
+	      KAFKA_SRC_RESERVED);
+	/* a forged _error: it would skip validation */
+	CHECK("{\"uid\":\"u\",\"_error\":{\"stage\":\"persist\",\"retryable\":true}}",
+	      "{\"_raw\":\"{\\\"uid\\\":\\\"u\\\",\\\"_error\\\":{\\\"stage\\\":\\\"persist\\\","
+	      "\\\"retryable\\\":true}}\"," RESERVED_ERROR("_error") "," SRC_JSON "}",
+	      KAFKA_SRC_RESERVED);
+	/* two _src: the one that would pin the partition's commits */
+	CHECK("{\"_src\":0,\"_src\":\"poison\"}",
+	      "{\"_raw\":\"{\\\"_src\\\":0,\\\"_src\\\":\\\"poison\\\"}\"," RESERVED_ERROR("_src") ","
+	      SRC_JSON "}",
+	      KAFKA_SRC_RESERVED);
+	/* spelt with an escape, and over several lines (the slow path) */
+	CHECK("{\"a\":1,\"\\u005fsrc\":2}",
+	      "{\"_raw\":\"{\\\"a\\\":1,\\\"\\\\u005fsrc\\\":2}\"," RESERVED_ERROR("_src") "," SRC_JSON "}",
+	      KAFKA_SRC_RESERVED);
+	CHECK("{\n\"_x\": 1\n}", "{\"_raw\":\"{\\n\\\"_x\\\": 1\\n}\"," RESERVED_ERROR("_x") "," SRC_JSON "}",
+	      KAFKA_SRC_RESERVED);
+	/* the name in the reason: printable ASCII only, and bounded */
+	CHECK("{\"_\\\"\\u0001\\u00e9\":1}",
+	      "{\"_raw\":\"{\\\"_\\\\\\\"\\\\u0001\\\\u00e9\\\":1}\"," RESERVED_ERROR("_????") ","
+	      SRC_JSON "}",
+	      KAFKA_SRC_RESERVED);
+	CHECK("{\"_0123456789012345678901234567890123456789\":1}",
+	      "{\"_raw\":\"{\\\"_0123456789012345678901234567890123456789\\\":1}\","
+	      RESERVED_ERROR("_0123456789012345678901234567890...") "," SRC_JSON "}",
+	      KAFKA_SRC_RESERVED);
+	/* nested "_" names are the event's own business */
+	CHECK("{\"a\":{\"_src\":1}}", "{\"a\":{\"_src\":1}," SRC_JSON "}", KAFKA_SRC_KEPT);
+
+	/* wrapped, it would pass the limit: truncated, still failed by kcat-in */
+	enum kafka_src_shape shape;
+	char big[700];
+	memset(big, ' ', sizeof(big));
+	memcpy(big, "{\"_e\":1", 8);
+	big[sizeof(big) - 1] = '}';
+	char *got = record_of(big, sizeof(big), 720, &shape);
+	assert_int_equal(shape, KAFKA_SRC_TRUNCATED);
+	assert_true(strlen(got) - 1 <= 720);
+	assert_non_null(strstr(got, "\"_raw_truncated\":true," RESERVED_ERROR("_e") "," SRC_JSON "}"));
+	free(got);
+	/* too tight for the reason: the short form */
+	big[249] = '}';
+	got = record_of(big, 250, 256, &shape);
+	assert_int_equal(shape, KAFKA_SRC_TRUNCATED);
+	assert_true(strlen(got) - 1 <= 256);
+	assert_non_null(strstr(got, ",\"_error\":{\"stage\":\"kcat-in\",\"code\":\"reserved_member\"}," SRC_JSON));
+	free(got);
 }
 
 static void test_not_objects_wrapped(void **state)
@@ -161,7 +221,9 @@ static void test_limits(void **state)
 static void test_output_parses_and_round_trips(void **state)
 {
 	(void)state;
-	static const char *payloads[] = {"{\"uid\":\"a\"}", "{\n\"b\":2\n}", "nope", "[]", "{\"x\":\"\xff\"}"};
+	static const char *payloads[] = {"{\"uid\":\"a\"}", "{\n\"b\":2\n}", "nope", "[]", "{\"x\":\"\xff\"}",
+	                                 "{\"_src\":{\"topic\":\"stream_producer\",\"partition\":0,\"offset\":1}}",
+	                                 "{\"_src\":0,\"_src\":\"poison\"}", "{\"\\u005fsrc\":1}"};
 
 	for (size_t i = 0; i < sizeof(payloads) / sizeof(*payloads); i++) {
 		enum kafka_src_shape shape;
@@ -218,6 +280,13 @@ static void test_parse_outcome_lines(void **state)
 	BAD("{\"_src\":{\"topic\":\"t\",\"partition\":1}}", "_src.offset");
 	BAD("{\"_src\":{\"topic\":\"t\",\"partition\":1,\"offset\":9007199254740994}}", "_src.offset");
 	BAD("{\"_src\":{\"topic\":\"t\",\"partition\":2147483648,\"offset\":1}}", "_src.partition");
+	/* two _src, however spelt: refused, whichever comes first (a stricter
+	 * record_parse may refuse the repeated name itself; either way, no ack) */
+	BAD("{\"_src\":{\"topic\":\"t\",\"partition\":1,\"offset\":1},\"_src\":{\"topic\":\"t\","
+	    "\"partition\":1,\"offset\":2}}", "");
+	BAD("{\"_src\":0,\"_src\":{\"topic\":\"t\",\"partition\":1,\"offset\":2}}", "");
+	BAD("{\"_src\":{\"topic\":\"t\",\"partition\":1,\"offset\":1},\"\\u005fsrc\":{\"topic\":\"t\","
+	    "\"partition\":1,\"offset\":2}}", "more than one _src member");
 #undef BAD
 }
 
@@ -233,9 +302,8 @@ static void test_parse_src_in_other_shapes(void **state)
 		"{\"_src\":{\"topic\":\"\\u0074\",\"partition\":7,\"offset\":42}}", /* an escape */
 		"{\"_src\":{\"topic\":\"t\",\"partition\":7.0,\"offset\":4.2e1}}",  /* not plain digits */
 		"{\"_src\":{\"topic\":\"t\",\"partition\":7,\"offset\":42,\"extra\":[1]}}",
-		"{\"_src\":{\"topic\":\"t\",\"partition\":7,\"offset\":42,\"offset\":9}}", /* first wins */
-		"{\"a\":{\"_src\":0},\"_src\":{\"topic\":\"t\",\"partition\":7,\"offset\":42},\"_src\":1}",
-		"{\"_src\":{\"topic\":\"t\",\"partition\":7,\"offset\":42},\"n\":01}", /* cJSON-only JSON */
+		"{\"a\":{\"_src\":0},\"_src\":{\"topic\":\"t\",\"partition\":7,\"offset\":42}}",
+		"{\"\\u005fsrc\":{\"topic\":\"t\",\"partition\":7,\"offset\":42}}", /* an escaped name */
 	};
 	struct kafka_src s;
 	char err[256];
@@ -306,6 +374,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_object_bytes_kept),
 		cmocka_unit_test(test_object_compacted),
+		cmocka_unit_test(test_reserved_members_wrapped),
 		cmocka_unit_test(test_not_objects_wrapped),
 		cmocka_unit_test(test_tombstone),
 		cmocka_unit_test(test_limits),
