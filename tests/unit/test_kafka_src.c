@@ -93,7 +93,7 @@ static void test_not_objects_wrapped(void **state)
 	      KAFKA_SRC_WRAPPED);
 	/* a NUL byte inside an object */
 	CHECK("{\"a\":\"x\0y\"}",
-	      "{\"_raw\":\"{\\\"a\\\":\\\"x\\u0000y\\\"}\",\"_raw_base64\":\"eyJhIjoieAB5In0=\","
+	      "{\"_raw\":\"{\\\"a\\\":\\\"x\xEF\xBF\xBDy\\\"}\",\"_raw_base64\":\"eyJhIjoieAB5In0=\","
 	      SRC_JSON "}",
 	      KAFKA_SRC_WRAPPED);
 }
@@ -233,9 +233,7 @@ static void test_parse_src_in_other_shapes(void **state)
 		"{\"_src\":{\"topic\":\"\\u0074\",\"partition\":7,\"offset\":42}}", /* an escape */
 		"{\"_src\":{\"topic\":\"t\",\"partition\":7.0,\"offset\":4.2e1}}",  /* not plain digits */
 		"{\"_src\":{\"topic\":\"t\",\"partition\":7,\"offset\":42,\"extra\":[1]}}",
-		"{\"_src\":{\"topic\":\"t\",\"partition\":7,\"offset\":42,\"offset\":9}}", /* first wins */
-		"{\"a\":{\"_src\":0},\"_src\":{\"topic\":\"t\",\"partition\":7,\"offset\":42},\"_src\":1}",
-		"{\"_src\":{\"topic\":\"t\",\"partition\":7,\"offset\":42},\"n\":01}", /* cJSON-only JSON */
+		/* repeated names and "01" are not I-JSON: record_parse() refuses them */
 	};
 	struct kafka_src s;
 	char err[256];
