@@ -64,6 +64,7 @@
 #include "jsonschema_meta.h"
 #include "jsonschema_regex.h"
 #include "jsonschema_uri.h"
+#include "record.h"
 #include "utf8.h"
 
 /* ==== compiled form ==== */
@@ -619,9 +620,11 @@ static const cJSON *load_remote(struct cc *c, const char *uri, size_t len,
 		goto out;
 	}
 	text[n] = '\0';
-	cJSON *doc = cJSON_ParseWithLength(text, n);
+	size_t off;
+	char why_json[256];
+	cJSON *doc = record_parse_text(text, n, &off, why_json, sizeof(why_json));
 	if (!doc) {
-		cfail(c, where, "remote schema %s is not valid JSON", path);
+		cfail(c, where, "remote schema %s is not valid JSON: %s", path, why_json);
 		goto out;
 	}
 	result = add_document(c, doc, uri, len);
@@ -1573,11 +1576,14 @@ jsonschema *jsonschema_load(const char *path, const struct jsonschema_options *o
 		snprintf(errstr, errstr_size, "%s: contains a NUL byte", path);
 		goto out;
 	}
-	const char *end = NULL;
-	doc = cJSON_ParseWithOpts(text, &end, true);
+	/* Strings may hold U+0000 (an enum of such strings): parsed the way
+	 * validate --values parses instances, so both compare whole. */
+	size_t off = 0;
+	char why_json[256];
+	doc = record_parse_text(text, n, &off, why_json, sizeof(why_json));
 	if (!doc) {
-		/* cJSON points at the error (or where it gave up). */
-		size_t off = end && end >= text && end <= text + n ? (size_t)(end - text) : n;
+		if (off > n)
+			off = n;
 		unsigned long line = 1, col = 1;
 		for (size_t i = 0; i < off; i++) {
 			if (text[i] == '\n')

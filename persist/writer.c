@@ -57,6 +57,7 @@ struct rec {
 	size_t len;
 	unsigned long lineno;
 	bool too_long;
+	size_t tail_len;       /* too_long: the line's tail, kept after line[len] (its "_src") */
 	bool done;
 	char *uid, *item;      /* while waiting for a batch */
 	size_t item_len;
@@ -566,7 +567,7 @@ int writer_add(struct writer *w, const struct record_line *line)
 	char reason[1024];
 	const char *code;
 
-	if (!r || !(r->line = malloc(line->len + 1))) {
+	if (!r || !(r->line = malloc(line->len + line->tail_len + 1))) {
 		free(r);
 		return -1;
 	}
@@ -575,6 +576,10 @@ int writer_add(struct writer *w, const struct record_line *line)
 	r->len = line->len;
 	r->lineno = line->lineno;
 	r->too_long = line->too_long;
+	if (line->tail_len) { /* kept for its "_src" (lib/record.h) */
+		memcpy(r->line + r->len + 1, line->tail, line->tail_len);
+		r->tail_len = line->tail_len;
+	}
 	if (w->tail)
 		w->tail->next = r;
 	else
@@ -648,7 +653,8 @@ static int write_rec(FILE *out, const struct rec *r)
 
 	const struct mark *m = r->mark;
 	struct record_line l = {.data = r->line, .len = r->len, .lineno = r->lineno,
-	                        .too_long = r->too_long};
+	                        .too_long = r->too_long, .tail = r->line + r->len + 1,
+	                        .tail_len = r->tail_len};
 	struct record_error e = {
 		.stage = "persist",
 		.code = m->code,

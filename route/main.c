@@ -246,7 +246,7 @@ int main(int argc, char **argv)
 		.backoff_base_ms = 100,
 		.connect_timeout_ms = 3000,
 		.request_timeout_ms = 10000,
-		.max_line = RECORD_MAX_LINE_DEFAULT,
+		.max_line = RECORD_MAX_LINE_ROUTE,
 	};
 	struct awsconf conf;
 	char errstr[1024];

@@ -59,6 +59,7 @@ struct rec {
 	size_t len;
 	unsigned long lineno;
 	bool too_long;
+	size_t tail_len;       /* too_long: the line's tail, kept after line[len] (its "_src") */
 	char *eff;             /* the record with route's "_error"; NULL: line as it came */
 	size_t eff_len;
 	char *uid;             /* the event's uid, when it has a string one */
@@ -198,7 +199,8 @@ static void rec_mark(struct router *r, struct rec *rec, const char *code, const 
                      int retryable)
 {
 	struct record_line l = {.data = rec->line, .len = rec->len, .lineno = rec->lineno,
-	                        .too_long = rec->too_long};
+	                        .too_long = rec->too_long, .tail = rec->line + rec->len + 1,
+	                        .tail_len = rec->tail_len};
 	struct record_error e = {.stage = "route", .code = code, .reason = reason,
 	                         .retryable = retryable};
 	enum record_fault fault;
@@ -404,23 +406,48 @@ static void add_ascii_string(struct strbuf *b, const char *s, size_t len)
 }
 
 /* What goes to the DLQ when the record itself cannot (over 1 MiB, or
- * refused): its first 1 KiB, in ASCII, and why. The whole record is still
- * in the outcome line. */
+ * refused): the event's uid, its first 1 KiB in ASCII, kcat-in's "_src" and
+ * the record's own "_error" as they are (its reason), and under "_dlq" why
+ * it was cut. The whole record is still in the outcome line. */
 static char *minimal_dlq_body(const struct rec *rec, const char *why, size_t *len)
 {
 	struct strbuf b = STRBUF_INIT;
-	size_t tlen, keep;
-	const char *text = rec_text(rec, &tlen);
+	size_t tlen, keep, mlen;
+	const char *text = rec_text(rec, &tlen), *m;
+	bool failed = false;
 
 	keep = tlen < RAW_KEEP ? tlen : RAW_KEEP;
-	strbuf_adds(&b, "{\"_raw\":");
+	strbuf_addc(&b, '{');
+	if (rec->uid && strlen(rec->uid) <= EVENT_UID_MAX) {
+		strbuf_adds(&b, "\"uid\":");
+		add_ascii_string(&b, rec->uid, strlen(rec->uid));
+		strbuf_addc(&b, ',');
+	}
+	strbuf_adds(&b, "\"_raw\":");
 	add_ascii_string(&b, text, keep);
 	if (keep < tlen)
 		strbuf_adds(&b, ",\"_raw_truncated\":true");
-	strbuf_adds(&b, ",\"_error\":{\"stage\":\"route\",\"code\":\"dlq_refused\",\"reason\":");
+	if ((m = record_member(text, tlen, "_src", &mlen, NULL)) && mlen <= RECORD_HEADROOM) {
+		strbuf_adds(&b, ",\"_src\":");
+		strbuf_add(&b, m, mlen);
+	}
+	bool own = (m = record_member(text, tlen, "_error", &mlen, NULL)) && mlen <= RECORD_ERROR_MAX;
+	strbuf_adds(&b, own ? ",\"_dlq\":" : ",\"_error\":");
+	strbuf_adds(&b, "{\"stage\":\"route\",\"code\":\"dlq_refused\",\"reason\":");
 	add_ascii_string(&b, why, strlen(why));
-	strbuf_adds(&b, ",\"retryable\":false}}");
-	return strbuf_detach(&b, len);
+	strbuf_adds(&b, ",\"retryable\":false}");
+	if (own) {
+		strbuf_adds(&b, ",\"_error\":");
+		strbuf_add(&b, m, mlen);
+	}
+	strbuf_addc(&b, '}');
+	char *body = strbuf_detach(&b, len), *safe = body ? sqs_json_safe(body, *len, &mlen, &failed) : NULL;
+	if (safe) { /* the reason may hold characters SQS refuses */
+		free(body);
+		body = safe;
+		*len = mlen;
+	}
+	return failed && body ? (free(body), NULL) : body;
 }
 
 /* The DLQ's deduplication id: a record from Kafka is the same record
@@ -991,7 +1018,7 @@ int router_add(struct router *r, const struct record_line *line)
 	enum record_fault fault;
 	char why[1024];
 
-	if (!rec || !(rec->line = malloc(line->len + 1))) {
+	if (!rec || !(rec->line = malloc(line->len + line->tail_len + 1))) {
 		free(rec);
 		return -1;
 	}
@@ -1000,6 +1027,10 @@ int router_add(struct router *r, const struct record_line *line)
 	rec->len = line->len;
 	rec->lineno = line->lineno;
 	rec->too_long = line->too_long;
+	if (line->tail_len) { /* kept for its "_src" (lib/record.h) */
+		memcpy(rec->line + rec->len + 1, line->tail, line->tail_len);
+		rec->tail_len = line->tail_len;
+	}
 	if (r->tail)
 		r->tail->next = rec;
 	else

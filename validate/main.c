@@ -95,7 +95,7 @@ static void usage(FILE *f)
 	        "\n"
 	        "Exit: 0 done, 64 usage, 65 invalid records with --quiet, 66 an input could not be\n"
 	        "opened, 71 out of memory, 74 I/O error, 78 schema missing or broken.\n",
-	        RECORD_MAX_LINE_DEFAULT, METRICS_INTERVAL_DEFAULT);
+	        RECORD_MAX_LINE_VALIDATE, METRICS_INTERVAL_DEFAULT);
 }
 
 static void on_signal(int sig)
@@ -170,24 +170,40 @@ static void write_failed(void)
 	fatal(EX_IOERR, "write error");
 }
 
-/* A record kcat-in wrapped because its payload was not a JSON object: say
- * what is wrong with the payload itself. */
-static void raw_reason(const cJSON *raw, const struct record_line *line, char *reason, size_t size)
+/* A record kcat-in wrapped because its payload was not a record: say what
+ * is wrong with the payload itself, and its code. */
+static const char *raw_reason(const cJSON *raw, const struct record_line *line, char *reason,
+                              size_t size)
 {
 	enum record_fault fault;
 	struct record_line payload = *line;
 
 	if (!cJSON_IsString(raw)) {
 		snprintf(reason, size, "the message is not a JSON object");
-		return;
+		return "not_object";
 	}
 	payload.data = raw->valuestring;
 	payload.len = strlen(raw->valuestring);
 	payload.too_long = false;
+	payload.tail = NULL;
+	payload.tail_len = 0;
 	cJSON *v = record_parse(&payload, true, &fault, reason, size);
 	if (v) { /* an object after all: the wrapping stage thought otherwise */
 		cJSON_Delete(v);
 		snprintf(reason, size, "the message was wrapped as not a JSON object");
+		return "not_object";
+	}
+	/* The I-JSON faults have codes of their own (the same a record with
+	 * them gets at every stage); anything else stays "not_object", as
+	 * before. */
+	switch (fault) {
+	case RECORD_NUMBER:
+	case RECORD_DUPLICATE:
+	case RECORD_SURROGATE:
+	case RECORD_NUL_ESCAPE:
+		return record_fault_code(fault);
+	default:
+		return "not_object";
 	}
 }
 
@@ -218,8 +234,8 @@ static void process_record(const struct record_line *line, const char *name,
 		cJSON_Delete(doc);
 		return;
 	} else if (cJSON_GetObjectItemCaseSensitive(doc, "_raw")) {
-		raw_reason(cJSON_GetObjectItemCaseSensitive(doc, "_raw"), line, reason, sizeof(reason));
-		err.code = "not_object";
+		err.code = raw_reason(cJSON_GetObjectItemCaseSensitive(doc, "_raw"), line, reason,
+		                      sizeof(reason));
 		err.reason = reason;
 		ok = false;
 	} else {
@@ -323,7 +339,7 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	struct options opt = {.max_line = RECORD_MAX_LINE_DEFAULT};
+	struct options opt = {.max_line = RECORD_MAX_LINE_VALIDATE};
 	struct counts counts = {0};
 	char schema_buf[PATH_MAX + 64], errstr[1024];
 	int ch, status = EX_OK;

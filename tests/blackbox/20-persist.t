@@ -98,7 +98,8 @@ like "$(get_item "$MAIN_URL" idle-2)" '"UUID":\{"S":"idle-2"\}' "the record afte
 # --- lines that are not events ---------------------------------------------
 {
 	ev long-before INSERT 2024-01-01T00:00:00Z 1
-	head -c $((1024 * 1024 + 10)) /dev/zero | tr '\0' 'x'; echo
+	# over persist's limit: 1 MiB + 2 × 64 KiB of headroom (docs/records.md)
+	head -c $((1024 * 1024 + 2 * 65536 + 10)) /dev/zero | tr '\0' 'x'; echo
 	echo '{"uid":"","context":"integrações","event_type":"INSERT","client":"Client_C","created_at":"x"}'
 	echo '{"uid":"no-client","context":"integrações","event_type":"INSERT","created_at":"x"}'
 	echo '[1,2]'
@@ -109,7 +110,7 @@ is "$?" 0 "odd lines: exit 0"
 is "$(wc -l < "$T/odd.out")" 6 "odd lines: six records out"
 is "$(sed -n 1p "$T/odd.out")" "$(sed -n 1p "$T/odd")" "the record before a 1 MiB line: stored, unchanged"
 is "$(sed -n 6p "$T/odd.out")" "$(sed -n 6p "$T/odd")" "the record after it: stored, unchanged"
-like "$(sed -n 2p "$T/odd.out")" '"_raw_truncated":true,"_error":\{"stage":"persist","code":"too_long".*"retryable":false' "a line over 1 MiB: marked too_long"
+like "$(sed -n 2p "$T/odd.out")" '"_raw_truncated":true,"_error":\{"stage":"persist","code":"too_long".*"retryable":false' "a line over the limit: marked too_long"
 like "$(sed -n 3p "$T/odd.out")" '"_error":\{"stage":"persist","code":"missing_field","reason":"uid: empty.*"retryable":false' "an empty uid: marked"
 like "$(sed -n 4p "$T/odd.out")" '"reason":"client: missing' "a missing field: marked with its name"
 like "$(sed -n 5p "$T/odd.out")" '^\{"_raw":"\[1,2\]","_error":\{"stage":"persist","code":"not_object"' "not an object: marked, text under _raw"

@@ -25,6 +25,7 @@
 #include <cjson/cJSON.h>
 
 #include "jsonschema.h"
+#include "record.h"
 
 #define DEFAULT_DIR "tests/data/json-schema-test-suite"
 #define REMOTE_PREFIX "http://localhost:1234/"
@@ -59,10 +60,9 @@ static const char *const claimed[] = {
 static const struct {
 	const char *file, *test, *why;
 } known[] = {
-	{"optional/format/ipv4.json", "additional content after an embedded NUL byte",
-	 "cJSON strings end at the first NUL, so the validator sees \"192.168.0.1\""},
-	{"optional/format/date.json", "invalid: NUL character after an otherwise valid full-date",
-	 "cJSON strings end at the first NUL, so the validator sees \"2020-01-01\""},
+	/* none: U+0000 in strings is kept (record_parse_text), so the "nul
+	 * characters in strings" cases of enum, const, ipv4 and date pass */
+	{NULL, NULL, NULL},
 };
 
 struct counts {
@@ -106,7 +106,7 @@ static bool is_claimed(const char *rel)
 static const char *known_reason(const char *rel, const char *test)
 {
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strcmp(rel, known[i].file) == 0 && strcmp(test, known[i].test) == 0)
+		if (known[i].file && strcmp(rel, known[i].file) == 0 && strcmp(test, known[i].test) == 0)
 			return known[i].why;
 	return NULL;
 }
@@ -155,7 +155,11 @@ static void run_file(const char *dir, const char *rel, const struct jsonschema_o
 
 	snprintf(path, sizeof(path), "%s/tests/draft7/%s", dir, rel);
 	text = read_file(path);
-	doc = text ? cJSON_Parse(text) : NULL;
+	/* the suite's files hold strings with U+0000: parsed the way validate
+	 * --values parses instances and schemas, so those compare whole */
+	size_t err_at;
+	char perr[256];
+	doc = text ? record_parse_text(text, strlen(text), &err_at, perr, sizeof(perr)) : NULL;
 	free(text);
 	if (!cJSON_IsArray(doc)) {
 		printf("not ok %d - %s: cannot read or parse %s\n", ++tap_number, rel, path);

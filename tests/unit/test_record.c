@@ -263,6 +263,221 @@ static void test_marked_raw_for_non_objects(void **state)
 	free(s);
 }
 
+/* I-JSON (RFC 7493) and RFC 8259's number grammar: each refused shape
+ * with its code and a reason that says where. */
+static void test_parse_refuses_what_ijson_does_not_allow(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		enum record_fault fault;
+		const char *code, *where;
+	} cases[] = {
+		{"{\"a\":01}", RECORD_NUMBER, "bad_number", "'01' at column 6"},
+		{"{\"a\":-01}", RECORD_NUMBER, "bad_number", "'-01' at column 6"},
+		{"{\"a\":1.}", RECORD_NUMBER, "bad_number", "'1.' at column 6"},
+		{"{\"a\":.5}", RECORD_NUMBER, "bad_number", "'.5' at column 6"},
+		{"{\"a\":[1.e5]}", RECORD_NUMBER, "bad_number", "'1.e5' at column 7"},
+		{"{\"a\":2.e-3}", RECORD_NUMBER, "bad_number", "'2.e-3' at column 6"},
+		{"{\"a\":0.e1}", RECORD_NUMBER, "bad_number", "'0.e1' at column 6"},
+		{"{\"a\":+1}", RECORD_NUMBER, "bad_number", "'+1' at column 6"},
+		{"{\"a\":1e}", RECORD_NUMBER, "bad_number", "'1e' at column 6"},
+		{"{\"a\":-}", RECORD_NUMBER, "bad_number", "'-' at column 6"},
+		{"{\"client\":\"Client_A\",\"client\":\"Client_B\"}", RECORD_DUPLICATE, "duplicate_name",
+		 "\"client\" is repeated in the top-level object"},
+		{"{\"a\":[0,{\"b\":{\"x\":1,\"y\":2,\"x\":3}}]}", RECORD_DUPLICATE, "duplicate_name",
+		 "\"x\" is repeated in the object at /a/1/b"},
+		/* the same name written two ways is the same name */
+		{"{\"uid\":\"1\",\"u\\u0069d\":\"2\"}", RECORD_DUPLICATE, "duplicate_name", "\"uid\""},
+		{"{\"a\":\"\\ud800\"}", RECORD_SURROGATE, "lone_surrogate", "'\\ud800' at column 7"},
+		{"{\"a\":\"\\uDC00\\uD800\"}", RECORD_SURROGATE, "lone_surrogate", "'\\uDC00' at column 7"},
+		{"{\"a\":\"\\ud800\\u0041\"}", RECORD_SURROGATE, "lone_surrogate", "lone high"},
+		{"{\"uid\":\"a\\u0000b\"}", RECORD_NUL_ESCAPE, "nul_char", "\\u0000 at column 10"},
+		{"{\"a\\u0000\":1}", RECORD_NUL_ESCAPE, "nul_char", "column 4"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct record_line l = {.data = cases[i].text, .len = strlen(cases[i].text), .lineno = 1};
+		enum record_fault fault;
+		char reason[400];
+		cJSON *v = record_parse(&l, true, &fault, reason, sizeof(reason));
+		if (v || fault != cases[i].fault || !strstr(reason, cases[i].where))
+			fail_msg("%s: fault %d, reason %s", cases[i].text, fault, reason);
+		assert_string_equal(record_fault_code(fault), cases[i].code);
+	}
+	/* and what RFC 8259 allows stays allowed */
+	static const char *const good[] = {
+		"{\"a\":-0,\"b\":0.5,\"c\":1E400,\"d\":-1.5e-3,\"e\":10,\"f\":[1,2],\"g\":0e0}",
+		"{\"a\":{\"x\":1},\"b\":{\"x\":1},\"x\":[{\"x\":1},{\"x\":2}]}", /* same names, other objects */
+		"{\"s\":\"\\uD83D\\uDE00 \\u00e9 01 1. \\\"x\\\":1,\\\"x\\\":2\"}",
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct record_line l = {.data = good[i], .len = strlen(good[i]), .lineno = 1};
+		enum record_fault fault;
+		char reason[400];
+		cJSON *v = record_parse(&l, true, &fault, reason, sizeof(reason));
+		if (!v)
+			fail_msg("%s: %s", good[i], reason);
+		cJSON_Delete(v);
+	}
+}
+
+/* A repeated name among many members (the sorted path). */
+static void test_parse_duplicate_among_many(void **state)
+{
+	(void)state;
+	char text[4096], *p = text;
+	p += sprintf(p, "{");
+	for (int i = 0; i < 200; i++)
+		p += sprintf(p, "\"k%d\":%d,", i, i);
+	sprintf(p, "\"k150\":0,\"k7\":1}");
+	struct record_line l = {.data = text, .len = strlen(text), .lineno = 1};
+	enum record_fault fault;
+	char reason[400];
+	assert_null(record_parse(&l, true, &fault, reason, sizeof(reason)));
+	assert_int_equal(fault, RECORD_DUPLICATE);
+	assert_non_null(strstr(reason, "\"k150\"")); /* the first repeat, in document order */
+	size_t cut = strlen(text) - 17; /* the "," before "k150" */
+	text[cut] = '}';
+	text[cut + 1] = '\0';
+	l.len = strlen(text);
+	cJSON *v = record_parse(&l, true, &fault, reason, sizeof(reason));
+	assert_non_null(v);
+	cJSON_Delete(v);
+}
+
+/* Values (validate --values, schemas): U+0000 is kept, as RECORD_NUL_CHAR,
+ * so strings that differ after it stay different. */
+static void test_values_keep_nul(void **state)
+{
+	(void)state;
+	static const char text[] = "[\"a\\u0000b\",\"a\\u0000c\",\"a\",{\"k\\u0000\":1,\"k\":2}]";
+	struct record_line l = {.data = text, .len = sizeof(text) - 1, .lineno = 1};
+	enum record_fault fault;
+	char reason[200];
+	cJSON *v = record_parse(&l, false, &fault, reason, sizeof(reason));
+	assert_non_null(v);
+	assert_string_equal(cJSON_GetArrayItem(v, 0)->valuestring, "a" RECORD_NUL_CHAR "b");
+	assert_string_equal(cJSON_GetArrayItem(v, 1)->valuestring, "a" RECORD_NUL_CHAR "c");
+	assert_string_equal(cJSON_GetArrayItem(v, 2)->valuestring, "a");
+	cJSON_Delete(v);
+
+	size_t at;
+	static const char bad[] = "{\n \"a\": \"\\u0000\",\n \"b\": 01\n}";
+	assert_null(record_parse_text(bad, sizeof(bad) - 1, &at, reason, sizeof(reason)));
+	assert_int_equal(at, 24); /* the offset in the text given, not in the mapped copy */
+}
+
+/* Re-marking splices the new "_error" over the old one: the rest of the
+ * record (numbers as written, "_src" after it) stays byte for byte, and the
+ * record does not grow by being re-printed. */
+static void test_remark_splices(void **state)
+{
+	(void)state;
+	struct record_error err = {.stage = "route", .code = "c", .reason = "r", .retryable = 0};
+	const char *in = "{\"n\":1E14, \"_error\" : {\"stage\":\"validate\",\"reason\":\"long "
+	                 "reason\"} ,\"_src\":{\"topic\":\"t\",\"partition\":0,\"offset\":1}}";
+	char *s = marked(in, strlen(in), false, &err);
+	assert_string_equal(s, "{\"n\":1E14, \"_error\" : {\"stage\":\"route\",\"code\":\"c\","
+	                       "\"reason\":\"r\",\"retryable\":false} ,\"_src\":{\"topic\":\"t\","
+	                       "\"partition\":0,\"offset\":1}}\n");
+	free(s);
+}
+
+/* What a stage appends is bounded: long texts are cut (with "…"). */
+static void test_error_member_is_bounded(void **state)
+{
+	(void)state;
+	size_t n = 100000;
+	char *long_text = malloc(n + 1);
+	memset(long_text, '"', n); /* the worst case: every byte escaped */
+	long_text[n] = '\0';
+	struct record_error err = {.stage = long_text, .code = long_text, .reason = long_text,
+	                           .keyword = long_text, .pointer = long_text, .retryable = 1,
+	                           .lineno = 123456789};
+	char *s = marked("{}", 2, false, &err);
+	assert_true(strlen(s) - 3 <= RECORD_ERROR_MAX);
+	cJSON *v = cJSON_Parse(s);
+	assert_non_null(v);
+	const char *reason = cJSON_GetObjectItem(cJSON_GetObjectItem(v, "_error"), "reason")->valuestring;
+	assert_non_null(strstr(reason, "\xE2\x80\xA6"));
+	cJSON_Delete(v);
+	free(s);
+	free(long_text);
+}
+
+/* A line that is not a record keeps kcat-in's "_src": a whole line is
+ * searched for a top-level one, a too-long line's tail for the last one. */
+static void test_unparsable_line_keeps_src(void **state)
+{
+	(void)state;
+	struct record_error err = {.stage = "validate", .code = "bad_number", .retryable = 0};
+	const char *in = "{\"a\":01,\"x\":{\"_src\":{\"topic\":\"nested\",\"partition\":9,\"offset\":9}},"
+	                 "\"s\":\"\\\",\\\"_src\\\":{}\",\"_src\":{\"topic\":\"t\",\"partition\":2,"
+	                 "\"offset\":77}}";
+	char *s = marked(in, strlen(in), true /* not parsed */, &err);
+	/* too_long with no tail: nothing to salvage */
+	assert_null(strstr(s, ",\"_src\":{"));
+	free(s);
+
+	struct record_line l = {.data = in, .len = strlen(in), .lineno = 1};
+	size_t vlen;
+	const char *src = record_salvage_src(&l, &vlen);
+	assert_non_null(src);
+	assert_memory_equal(src, "{\"topic\":\"t\",\"partition\":2,\"offset\":77}", vlen);
+
+	/* a nested "_src" alone is not salvaged from a whole line */
+	const char *nested = "{\"a\":01,\"x\":{\"_src\":{\"topic\":\"n\",\"partition\":9,\"offset\":9}}}";
+	l.data = nested;
+	l.len = strlen(nested);
+	assert_null(record_salvage_src(&l, &vlen));
+}
+
+/* A line over the limit: the reader keeps its head and its tail, and the
+ * marked record carries the tail's "_src". */
+static void test_too_long_line_keeps_src_from_tail(void **state)
+{
+	(void)state;
+	size_t big = 300000; /* several reads' worth past the head */
+	char *in = malloc(big + 256), *p = in;
+	p += sprintf(p, "{\"uid\":\"u1\",\"pad\":\"");
+	memset(p, 'x', big);
+	p += big;
+	p += sprintf(p, "\",\"_src\":{\"topic\":\"t\",\"partition\":1,\"offset\":5}}\r\n{\"next\":1}\n");
+	FILE *f;
+	struct record_reader *r = reader_over(in, (size_t)(p - in), 1000, &f);
+	struct record_line l;
+
+	assert_int_equal(record_reader_next(r, &l), 1);
+	assert_true(l.too_long);
+	assert_true(l.had_cr);
+	assert_int_equal(l.len, 1000);
+	assert_true(l.tail_len > 0 && l.tail_len <= RECORD_TAIL_KEEP);
+	assert_int_equal(l.tail[l.tail_len - 1], '}');
+
+	struct record_error err = {.stage = "validate", .code = "too_long", .retryable = 0};
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&buf, &size);
+	assert_int_equal(record_write_marked(out, &l, NULL, &err), 0);
+	fclose(out);
+	cJSON *v = cJSON_Parse(buf);
+	assert_non_null(v);
+	cJSON *src = cJSON_GetObjectItem(v, "_src");
+	assert_non_null(src);
+	assert_int_equal(cJSON_GetObjectItem(src, "offset")->valueint, 5);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(v, "_raw_truncated")));
+	cJSON_Delete(v);
+	free(buf);
+
+	assert_int_equal(record_reader_next(r, &l), 1);
+	assert_false(l.too_long);
+	assert_memory_equal(l.data, "{\"next\":1}", 10);
+	assert_int_equal(record_reader_next(r, &l), 0);
+	record_reader_free(r);
+	fclose(f);
+	free(in);
+}
+
 static void test_utf8(void **state)
 {
 	(void)state;
@@ -289,6 +504,13 @@ int main(void)
 		cmocka_unit_test(test_marked_keeps_original_text),
 		cmocka_unit_test(test_marked_replaces_existing_error),
 		cmocka_unit_test(test_marked_raw_for_non_objects),
+		cmocka_unit_test(test_parse_refuses_what_ijson_does_not_allow),
+		cmocka_unit_test(test_parse_duplicate_among_many),
+		cmocka_unit_test(test_values_keep_nul),
+		cmocka_unit_test(test_remark_splices),
+		cmocka_unit_test(test_error_member_is_bounded),
+		cmocka_unit_test(test_unparsable_line_keeps_src),
+		cmocka_unit_test(test_too_long_line_keeps_src_from_tail),
 		cmocka_unit_test(test_utf8),
 	};
 	return cmocka_run_group_tests_name("record", tests, NULL, NULL);
