@@ -375,7 +375,7 @@ int main(int argc, char **argv)
 			log_warnx("stopping: %s; records not yet written out were not stored "
 			          "(%lu in, %lu out): fix it and send them again",
 			          writer_fatal(w), writer_stats(w)->records_in, writer_stats(w)->records_out);
-			status = EX_UNAVAILABLE;
+			status = writer_fatal_status(w);
 			break;
 		}
 

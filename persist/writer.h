@@ -73,6 +73,11 @@ void writer_abandon(struct writer *w, const char *reason);
  * exits non-zero; upstream delivers the rest again after the fix. */
 const char *writer_fatal(const struct writer *w);
 
+/* The exit status for that stop: EX_CONFIG when the table does not exist,
+ * EX_UNAVAILABLE for the rest (refused, not DynamoDB answering); EX_OK
+ * when there is none. */
+int writer_fatal_status(const struct writer *w);
+
 const struct writer_stats *writer_stats(const struct writer *w);
 
 #endif

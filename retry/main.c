@@ -438,7 +438,7 @@ int main(int argc, char **argv)
 		if (retrier_busy(rt) > 0)
 			log_warnx("%u message%s in hand left in %s (they come back after their visibility "
 			          "timeout)", retrier_busy(rt), retrier_busy(rt) == 1 ? "" : "s", ro.queue);
-		status = strcmp(fatal_reason, "out of memory") == 0 ? EX_OSERR : EX_UNAVAILABLE;
+		status = strcmp(fatal_reason, "out of memory") == 0 ? EX_OSERR : retrier_fatal_status(rt);
 	}
 	struct retrier_stats rs = *retrier_stats(rt);
 	struct awsreq_stats ss = *awsreq_stats(sqs), ds = *awsreq_stats(ddb);

@@ -83,6 +83,10 @@ bool retrier_finished(const struct retrier *rt);
  * refused, a queue missing): the reason. */
 const char *retrier_fatal(const struct retrier *rt);
 
+/* The exit status for that stop: EX_CONFIG when the table, retry.fifo or
+ * the DLQ does not exist, EX_UNAVAILABLE otherwise. */
+int retrier_fatal_status(const struct retrier *rt);
+
 /* Drops what is remembered of messages not seen for a long time (another
  * consumer may have taken them). Call now and then. */
 void retrier_prune(struct retrier *rt);

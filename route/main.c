@@ -428,7 +428,7 @@ int main(int argc, char **argv)
 		if (held)
 			log_warnx("%lu record%s left without an outcome (not acknowledged)", held,
 			          held == 1 ? "" : "s");
-		status = strcmp(router_fatal(r), "out of memory") == 0 ? EX_OSERR : EX_UNAVAILABLE;
+		status = strcmp(router_fatal(r), "out of memory") == 0 ? EX_OSERR : router_fatal_status(r);
 	} else if (abandoned && held) {
 		log_warnx("stopped by a second signal: %lu record%s left without an outcome "
 		          "(not acknowledged)", held, held == 1 ? "" : "s");
