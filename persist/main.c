@@ -308,6 +308,8 @@ int main(int argc, char **argv)
 	/* Set-up: configuration first, so a bad one costs no input. */
 	if (awsconf_load(&conf, &awsconf_dynamodb, errstr, sizeof(errstr)) < 0)
 		fatalx(EX_CONFIG, "%s", errstr);
+	if (conf.warning[0])
+		log_warnx("%s", conf.warning);
 	if (opt.max_attempts == 0)
 		opt.max_attempts = conf.max_attempts;
 	if (opt.verbose)

@@ -337,6 +337,10 @@ int main(int argc, char **argv)
 	if (awsconf_load(&sqs_conf, &awsconf_sqs, errstr, sizeof(errstr)) < 0 ||
 	    awsconf_load(&ddb_conf, &awsconf_dynamodb, errstr, sizeof(errstr)) < 0)
 		fatalx(EX_CONFIG, "%s", errstr);
+	if (sqs_conf.warning[0])
+		log_warnx("%s", sqs_conf.warning);
+	if (ddb_conf.warning[0] && strcmp(ddb_conf.warning, sqs_conf.warning) != 0)
+		log_warnx("%s", ddb_conf.warning);
 	ro.store_attempts = ddb_conf.max_attempts;
 	if (verbose)
 		log_info("SQS at %s, DynamoDB at %s, region %s, credentials from %s; %s -> table %s, "
