@@ -506,8 +506,9 @@ static void send_dlq(struct msg *mg, char *body, size_t len)
 	}
 }
 
-/* A message that is not a retry envelope: to the DLQ as it is, with why. */
-static void msg_dlq_bad(struct msg *mg, const char *why)
+/* A message that is not a retry envelope (code "bad_message"), or whose
+ * event the schema refuses ("schema"): to the DLQ as it is, with why. */
+static void msg_dlq_bad(struct msg *mg, const char *code, const char *why)
 {
 	struct retrier *rt = mg->rt;
 	struct strbuf b = STRBUF_INIT;
@@ -515,15 +516,21 @@ static void msg_dlq_bad(struct msg *mg, const char *why)
 
 	rt->stats.bad++;
 	end_repeats(rt);
-	log_warnx("message %s in %s is not a retry envelope (%s): to %s", mg->m.message_id,
-	          rt->queue->name, why, rt->dlq->name);
+	if (strcmp(code, "schema") == 0)
+		log_warnx("message %s in %s: the event is not valid (%s): to %s", mg->m.message_id,
+		          rt->queue->name, why, rt->dlq->name);
+	else
+		log_warnx("message %s in %s is not a retry envelope (%s): to %s", mg->m.message_id,
+		          rt->queue->name, why, rt->dlq->name);
 	strbuf_adds(&b, "{\"_raw\":\"");
 	size_t keep = mg->m.body_len;
 	if (keep > SQS_MESSAGE_MAX_BYTES / 2) /* escaping may double it */
 		keep = SQS_MESSAGE_MAX_BYTES / 2;
 	strbuf_add_json_escaped(&b, mg->m.body, keep);
 	strbuf_adds(&b, keep < mg->m.body_len ? "\",\"_raw_truncated\":true" : "\"");
-	strbuf_adds(&b, ",\"_error\":{\"stage\":\"retry\",\"code\":\"bad_message\",\"reason\":\"");
+	strbuf_adds(&b, ",\"_error\":{\"stage\":\"retry\",\"code\":\"");
+	strbuf_adds(&b, code);
+	strbuf_adds(&b, "\",\"reason\":\"");
 	strbuf_add_json_escaped(&b, why, strlen(why));
 	strbuf_adds(&b, "\",\"retryable\":false}}");
 	char *body = strbuf_detach(&b, &len);
@@ -841,7 +848,7 @@ static void msg_begin(struct msg *mg)
 	char reason[512];
 
 	if (event_envelope_parse(mg->m.body, mg->m.body_len, &mg->env, reason, sizeof(reason)) < 0) {
-		msg_dlq_bad(mg, reason);
+		msg_dlq_bad(mg, "bad_message", reason);
 		return;
 	}
 	mg->env_ok = true;
@@ -850,6 +857,24 @@ static void msg_begin(struct msg *mg)
 	const cJSON *uid = cJSON_GetObjectItemCaseSensitive(ev, "uid");
 	if (cJSON_IsString(uid) && uid->valuestring[0])
 		mg->uid = strdup(uid->valuestring);
+	/* retry.fifo is written by route, but anyone allowed to send to it
+	 * could forge an envelope: its event is checked against validate's
+	 * schema before anything is stored or any queue name is made from its
+	 * client. The "_" members are not the event's (validate takes them
+	 * out too); route never sends them, and they are never stored or sent. */
+	if (rt->opt.schema) {
+		struct jsonschema_error verr;
+		for (cJSON *item = ev ? ev->child : NULL, *next; item; item = next) {
+			next = item->next;
+			if (item->string && item->string[0] == '_')
+				cJSON_Delete(cJSON_DetachItemViaPointer(ev, item));
+		}
+		if (!jsonschema_validate(rt->opt.schema, ev, &verr)) {
+			cJSON_Delete(ev);
+			msg_dlq_bad(mg, "schema", verr.message);
+			return;
+		}
+	}
 	cJSON_Delete(ev);
 
 	if (mg->env.attempts >= rt->opt.max_attempts) {
