@@ -114,8 +114,9 @@ static void usage(FILE *f)
 	        "AWS_CA_BUNDLE, AWS_MAX_ATTEMPTS.\n"
 	        "\n"
 	        "Exit: 0 done, 64 usage, 66 an input could not be opened, 69 DynamoDB refused\n"
-	        "the credentials or the certificate (what was not written out was not stored),\n"
-	        "71 out of memory, 74 I/O error, 78 bad configuration.\n",
+	        "the request (credentials, access denied, the certificate) or something else\n"
+	        "answered in its place (what was not written out was not stored), 71 out of\n"
+	        "memory, 74 I/O error, 78 bad configuration (the table does not exist).\n",
 	        LINGER_MS_DEFAULT, INFLIGHT_DEFAULT, AWSCONF_MAX_ATTEMPTS_DEFAULT,
 	        RECORD_MAX_LINE_DEFAULT);
 }

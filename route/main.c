@@ -121,9 +121,10 @@ static void usage(FILE *f)
 	        "AWS_SHARED_CREDENTIALS_FILE), AWS_ENDPOINT_URL_SQS or AWS_ENDPOINT_URL,\n"
 	        "AWS_CA_BUNDLE, AWS_MAX_ATTEMPTS.\n"
 	        "\n"
-	        "Exit: 0 done, 64 usage, 66 an input could not be opened, 69 SQS refused\n"
-	        "(credentials; retry queue or DLQ missing), 71 out of memory, 74 I/O error, 75 stopped by a\n"
-	        "second signal before every record was accepted, 78 bad configuration.\n",
+	        "Exit: 0 done, 64 usage, 66 an input could not be opened, 69 SQS refused the\n"
+	        "request (credentials, access denied) or something else answered in its place,\n"
+	        "71 out of memory, 74 I/O error, 75 stopped by a second signal before every\n"
+	        "record was accepted, 78 bad configuration (retry queue or DLQ missing).\n",
 	        LINGER_MS_DEFAULT, INFLIGHT_DEFAULT, AWSCONF_MAX_ATTEMPTS_DEFAULT,
 	        RECORD_MAX_LINE_DEFAULT);
 }
