@@ -19,9 +19,11 @@
  * - Retries: awsreq resends whole requests (throttling, 5xx, connection
  *   errors). Items that come back in UnprocessedItems are sent again in a
  *   new batch after a full-jitter backoff, up to max_attempts sends in all;
- *   then they are marked retryable. A request refused as invalid is split
- *   into single-item requests so that one bad item does not fail 24 good
- *   ones. */
+ *   then they are marked retryable. A request refused for what one item
+ *   may hold (ValidationException) is split into single-item requests so
+ *   that one bad item does not fail 24 good ones. Any other refusal, a
+ *   missing table or an answer that is not DynamoDB's is about the request,
+ *   never its records: nothing is marked, the tool stops (writer_fatal). */
 #include "writer.h"
 
 #include <errno.h>

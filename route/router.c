@@ -19,13 +19,16 @@
  *   Entries that come back Failed inside a 200 are sent again, after a
  *   backoff, when SQS says they may succeed (SenderFault false). For a
  *   client's queue that is max_attempts sends; then the record goes to
- *   retry.fifo with the error. A refusal (SenderFault true, or a request
- *   refused as invalid) sends the record to the DLQ with the reason.
- *   retry.fifo and the DLQ are the last resort: sends to them are repeated
- *   with a capped backoff for as long as it takes (back-pressure: input
- *   stops once the held records reach the limits). Credentials refused or
- *   a last-resort queue missing cannot be waited out: route reports it and
- *   the caller exits without writing the outcomes that did not happen. */
+ *   retry.fifo with the error. A refusal of one message (SenderFault true,
+ *   or a one-entry request refused for what a message may hold) sends the
+ *   record to the DLQ with the reason. retry.fifo and the DLQ are the last
+ *   resort: sends to them are repeated with a capped backoff for as long as
+ *   it takes (back-pressure: input stops once the held records reach the
+ *   limits). A request-level error is never a verdict on the records
+ *   (credentials or access refused, an answer that is not SQS's, a
+ *   last-resort queue missing): it cannot be waited out, route reports it
+ *   and the caller exits (69, or 78 for a missing queue) without writing
+ *   the outcomes that did not happen. */
 #define _GNU_SOURCE /* open_memstream */
 #include "router.h"
 
