@@ -16,10 +16,13 @@
 #include "awsconf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -242,39 +245,86 @@ out:
 	return rc;
 }
 
+/* Opens a file named by the environment for reading, refusing at once what
+ * is not a regular file: opening a FIFO with no writer blocks for ever, and
+ * reading a device (/dev/zero, a tty) never ends or waits for a person.
+ * O_NONBLOCK makes the open itself return; fstat then says what it is.
+ * Returns the descriptor, or -1 with errno set (ENOENT: no such file) and,
+ * but for ENOENT, errstr set naming `what` and the path. */
+static int open_regular(const char *what, const char *path, char *errstr, size_t errstr_size)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno != ENOENT)
+			snprintf(errstr, errstr_size, "%s %s: %s", what, path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		snprintf(errstr, errstr_size, "%s %s: %s", what, path, strerror(errno));
+		close(fd);
+		errno = EIO;
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(errstr, errstr_size, "%s %s: %s, not a regular file", what, path,
+		         S_ISFIFO(st.st_mode)                        ? "a FIFO"
+		         : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+		         : S_ISDIR(st.st_mode)                       ? "a directory"
+		         : S_ISSOCK(st.st_mode)                      ? "a socket"
+		                                                     : "something else");
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	/* A regular file never blocks: the flag may stay. */
+	return fd;
+}
+
 /* Reads the whole credentials file; -1 with errstr set on failure, 1 when
  * the file does not exist (not an error when it was not named explicitly). */
 static int read_file(const char *path, char **text, size_t *len, char *errstr, size_t errstr_size)
 {
-	FILE *f = fopen(path, "r");
+	int fd = open_regular("credentials file", path, errstr, errstr_size);
 	char *buf = NULL;
 	size_t n = 0;
 
-	if (!f) {
-		if (errno == ENOENT)
-			return 1;
-		snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
-		return -1;
-	}
+	if (fd < 0)
+		return errno == ENOENT ? 1 : -1;
 	buf = malloc(CREDENTIALS_FILE_MAX + 1);
 	if (!buf) {
-		fclose(f);
+		close(fd);
 		snprintf(errstr, errstr_size, "out of memory");
 		return -1;
 	}
-	n = fread(buf, 1, CREDENTIALS_FILE_MAX + 1, f);
-	if (ferror(f) || n > CREDENTIALS_FILE_MAX) {
-		snprintf(errstr, errstr_size, "%s: %s", path,
-		         ferror(f) ? "read error" : "larger than 1 MiB, not a credentials file");
-		fclose(f);
-		OPENSSL_cleanse(buf, n);
-		free(buf);
-		return -1;
+	/* One byte more than allowed: a file that fills it is too large. */
+	while (n < CREDENTIALS_FILE_MAX + 1) {
+		ssize_t r = read(fd, buf + n, CREDENTIALS_FILE_MAX + 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				break;
+			snprintf(errstr, errstr_size, "credentials file %s: %s", path, strerror(errno));
+			goto fail;
+		}
+		n += (size_t)r;
 	}
-	fclose(f);
+	if (n > CREDENTIALS_FILE_MAX) {
+		snprintf(errstr, errstr_size, "credentials file %s: larger than 1 MiB, not a "
+		         "credentials file", path);
+		goto fail;
+	}
+	close(fd);
 	*text = buf;
 	*len = n;
 	return 0;
+fail:
+	close(fd);
+	OPENSSL_cleanse(buf, n);
+	free(buf);
+	return -1;
 }
 
 static int load_credentials(struct awsconf_credentials *c, char *errstr, size_t errstr_size)
@@ -336,10 +386,30 @@ static int load_credentials(struct awsconf_credentials *c, char *errstr, size_t 
 	return rc;
 }
 
+void awsconf_redact_url(const char *url, char *out, size_t size)
+{
+	const char *scheme = strstr(url, "://");
+	const char *start = scheme ? scheme + 3 : url;
+	const char *at = strrchr(start, '@');
+
+	if (size == 0)
+		return;
+	/* Everything up to the last '@' may be user information, a password
+	 * with '/', '#' or '?' in it included: none of it is shown. */
+	if (at)
+		snprintf(out, size, "%.*s***%s", (int)(start - url), url, at);
+	else
+		snprintf(out, size, "%s", url);
+}
+
 int awsconf_parse_endpoint(const char *url, char **host, char **path, bool *https, char *errstr,
                            size_t errstr_size)
 {
 	const char *p, *authority, *auth_end;
+	/* Messages quote the URL without its user information (a password). */
+	char shown[600];
+
+	awsconf_redact_url(url, shown, sizeof(shown));
 
 	*host = *path = NULL;
 	if (strncasecmp(url, "https://", 8) == 0) {
@@ -349,12 +419,12 @@ int awsconf_parse_endpoint(const char *url, char **host, char **path, bool *http
 		*https = false;
 		authority = url + 7;
 	} else {
-		snprintf(errstr, errstr_size, "'%s' is not an http:// or https:// URL", url);
+		snprintf(errstr, errstr_size, "'%s' is not an http:// or https:// URL", shown);
 		return -1;
 	}
 	auth_end = authority + strcspn(authority, "/?#");
 	if (*auth_end == '?' || *auth_end == '#' || strpbrk(auth_end, "?#")) {
-		snprintf(errstr, errstr_size, "'%s': an endpoint URL has no query or fragment", url);
+		snprintf(errstr, errstr_size, "'%s': an endpoint URL has no query or fragment", shown);
 		return -1;
 	}
 	if (memchr(authority, '@', (size_t)(auth_end - authority))) {
@@ -366,7 +436,7 @@ int awsconf_parse_endpoint(const char *url, char **host, char **path, bool *http
 	if (*authority == '[') {
 		host_end = memchr(authority, ']', (size_t)(auth_end - authority));
 		if (!host_end) {
-			snprintf(errstr, errstr_size, "'%s': unterminated [IPv6] address", url);
+			snprintf(errstr, errstr_size, "'%s': unterminated [IPv6] address", shown);
 			return -1;
 		}
 		host_end++;
@@ -375,13 +445,13 @@ int awsconf_parse_endpoint(const char *url, char **host, char **path, bool *http
 			host_end++;
 	}
 	if (host_end == authority) {
-		snprintf(errstr, errstr_size, "'%s' has no host", url);
+		snprintf(errstr, errstr_size, "'%s' has no host", shown);
 		return -1;
 	}
 	for (p = authority; p < host_end; p++) {
 		unsigned char c = (unsigned char)*p;
 		if (c <= ' ' || c >= 0x7f || c == '%' || c == '\\') {
-			snprintf(errstr, errstr_size, "'%s': the host name has characters it cannot have", url);
+			snprintf(errstr, errstr_size, "'%s': the host name has characters it cannot have", shown);
 			return -1;
 		}
 	}
@@ -389,13 +459,13 @@ int awsconf_parse_endpoint(const char *url, char **host, char **path, bool *http
 	if (host_end < auth_end) { /* ":port" */
 		char *end;
 		if (*host_end != ':' || host_end + 1 == auth_end) {
-			snprintf(errstr, errstr_size, "'%s': bad port", url);
+			snprintf(errstr, errstr_size, "'%s': bad port", shown);
 			return -1;
 		}
 		errno = 0;
 		port = strtol(host_end + 1, &end, 10);
 		if (errno || end != auth_end || port < 1 || port > 65535) {
-			snprintf(errstr, errstr_size, "'%s': the port is not a number from 1 to 65535", url);
+			snprintf(errstr, errstr_size, "'%s': the port is not a number from 1 to 65535", shown);
 			return -1;
 		}
 	}
@@ -419,6 +489,28 @@ int awsconf_parse_endpoint(const char *url, char **host, char **path, bool *http
 	else
 		snprintf(*host + hlen, 8, ":%ld", port);
 	return 0;
+}
+
+bool awsconf_host_loopback(const char *host)
+{
+	char name[300];
+	size_t n;
+
+	if (host[0] == '[') /* [v6]:port */
+		return strncmp(host, "[::1]", 5) == 0 && (host[5] == '\0' || host[5] == ':');
+	n = strcspn(host, ":");
+	if (n == 0 || n >= sizeof(name))
+		return false;
+	memcpy(name, host, n);
+	name[n] = '\0';
+	if (strcasecmp(name, "localhost") == 0 ||
+	    (n > 10 && strcasecmp(name + n - 10, ".localhost") == 0))
+		return true;
+	/* 127.a.b.c, each a number up to 255 */
+	unsigned a, b, c, d;
+	char extra;
+	return sscanf(name, "%u.%u.%u.%u%c", &a, &b, &c, &d, &extra) == 4 && a == 127 && b < 256 &&
+	       c < 256 && d < 256 && strspn(name, "0123456789.") == n;
 }
 
 static bool valid_region(const char *r)
@@ -490,12 +582,13 @@ int awsconf_load(struct awsconf *conf, const struct awsconf_service *svc, char *
 	 * first request. */
 	v = env("AWS_CA_BUNDLE");
 	if (v) {
-		FILE *f = fopen(v, "r");
-		if (!f) {
-			snprintf(errstr, errstr_size, "AWS_CA_BUNDLE %s: %s", v, strerror(errno));
+		int fd = open_regular("AWS_CA_BUNDLE", v, errstr, errstr_size);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				snprintf(errstr, errstr_size, "AWS_CA_BUNDLE %s: %s", v, strerror(ENOENT));
 			goto fail;
 		}
-		fclose(f);
+		close(fd);
 		conf->ca_bundle = strdup(v);
 		if (!conf->ca_bundle) {
 			snprintf(errstr, errstr_size, "out of memory");
@@ -530,6 +623,20 @@ int awsconf_load(struct awsconf *conf, const struct awsconf_service *svc, char *
 
 	if (load_credentials(&conf->creds, errstr, errstr_size) < 0)
 		goto fail;
+	/* Plain http off this machine: SigV4 never sends the secret key, but
+	 * the session token travels as a header anyone on the way can read
+	 * and replay within its lifetime, with the events themselves. Allowed
+	 * (a proxy or a stand-in on another host), said once. */
+	if (!https && !awsconf_host_loopback(conf->host))
+		snprintf(conf->warning, sizeof(conf->warning),
+		         "%s %s is plain http to a host that is not loopback: the signature is safe, "
+		         "%s",
+		         from, conf->endpoint,
+		         conf->creds.session_token
+		             ? "the session token is not (it, the events and the answers cross the "
+		               "network readable; use https)"
+		             : "the events and the answers are not (they cross the network readable; "
+		               "use https)");
 	return 0;
 fail:
 	awsconf_free(conf);

@@ -42,6 +42,10 @@ struct awsconf {
 	int max_attempts;         /* AWS_MAX_ATTEMPTS, else AWSCONF_MAX_ATTEMPTS_DEFAULT */
 	char retry_mode[16];      /* AWS_RETRY_MODE: "standard" (default), "legacy", "adaptive" */
 	struct awsconf_credentials creds;
+	/* One line for the tool to print once, or "": an http:// endpoint that
+	 * is not loopback. The signature keeps the secret key safe on such a
+	 * link; the session token, the events and the answers are not. */
+	char warning[512];
 };
 
 /* Reads the configuration for svc from the environment:
@@ -82,5 +86,14 @@ void awsconf_credentials_clear(struct awsconf_credentials *c);
  * *path (caller frees both) and *https; -1 with errstr set otherwise. */
 int awsconf_parse_endpoint(const char *url, char **host, char **path, bool *https, char *errstr,
                            size_t errstr_size);
+
+/* url for a message: anything between "://" and the last '@' (user
+ * information, which may hold a password) becomes "***". out is always
+ * NUL-terminated. */
+void awsconf_redact_url(const char *url, char *out, size_t size);
+
+/* True when host (a Host header value: name or address, maybe ":port")
+ * names this machine: localhost, *.localhost, 127.0.0.0/8, [::1]. */
+bool awsconf_host_loopback(const char *host);
 
 #endif

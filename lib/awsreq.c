@@ -9,9 +9,16 @@
  *   long backoff is never refused as a stale signature.
  * - Retried, with full-jitter backoff and at most max_attempts requests in
  *   all: throttling codes (and HTTP 429), HTTP 500/502/503/504 and the
- *   transient codes, and connection failures. Never retried: validation,
- *   authentication and other 4xx answers, which the same request would get
- *   again.
+ *   transient codes, connection failures, an answer over the size cap
+ *   (http.h), and answers that are not the service's at all (a 3xx, or an
+ *   error status without an AWS error code: a proxy or a load balancer in
+ *   the way, which may pass). Never retried: validation, authentication,
+ *   a missing table or queue and other 4xx answers with an AWS error code,
+ *   which the same request would get again.
+ * - What comes from the server (the error code and message) is cleaned
+ *   before it goes into a summary: it ends in log lines and "_error"
+ *   reasons, and a server, or whatever answers in its place, may put
+ *   newlines or terminal escapes in it.
  * - A request that fails with no answer on a *reused* keep-alive connection
  *   (curl: GOT_NOTHING, SEND_ERROR, RECV_ERROR) is sent again at once, once,
  *   without counting an attempt: servers close idle connections (dynalite
@@ -47,6 +54,7 @@
 #include "backoff.h"
 #include "http.h"
 #include "sigv4.h"
+#include "utf8.h"
 
 #define CONTENT_TYPE "application/x-amz-json-1.0"
 
@@ -88,7 +96,14 @@ static const char *const throttling_codes[] = {
 	"TooManyRequestsException", "ProvisionedThroughputExceededException",
 	"TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
 	"LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
-	"EC2ThrottledException", "ThrottlingError", NULL,
+	"EC2ThrottledException", "ThrottlingError", "OverLimit", "KmsThrottled", NULL,
+};
+
+/* The table or queue named does not exist: a fault of the configuration
+ * (or of the provisioning), the same for every request. */
+static const char *const missing_codes[] = {
+	"ResourceNotFoundException", "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue",
+	"NonExistentQueue", "QueueDeletedRecently", NULL,
 };
 
 /* Error codes of transient server-side trouble, whatever the status. */
@@ -141,6 +156,10 @@ enum awsreq_class awsreq_classify(long status, int curl_code, const char *error_
 	}
 	if (status >= 200 && status < 300)
 		return AWSREQ_OK;
+	/* AWS's JSON APIs never redirect, nor answer 1xx as a final status:
+	 * whatever did is not the service, whatever its body says. */
+	if (status < 200 || (status >= 300 && status < 400))
+		return AWSREQ_UNEXPECTED;
 	if (in_list(throttling_codes, error_type) || status == 429)
 		return AWSREQ_THROTTLED;
 	if (in_list(transient_codes, error_type) || status == 500 || status == 502 ||
@@ -148,12 +167,24 @@ enum awsreq_class awsreq_classify(long status, int curl_code, const char *error_
 		return AWSREQ_TRANSIENT;
 	if (in_list(auth_codes, error_type) || status == 401 || status == 403)
 		return AWSREQ_AUTH;
+	if (in_list(missing_codes, error_type))
+		return AWSREQ_MISSING;
+	/* The service names every refusal: without a code the answer came from
+	 * something else on the way (a proxy's 404 page, a 501 of a gateway). */
+	if (!error_type || !*error_type)
+		return AWSREQ_UNEXPECTED;
 	return AWSREQ_CLIENT;
 }
 
 bool awsreq_class_retryable(enum awsreq_class cls)
 {
 	return cls == AWSREQ_THROTTLED || cls == AWSREQ_TRANSIENT || cls == AWSREQ_CONNECTION;
+}
+
+bool awsreq_class_stops(enum awsreq_class cls)
+{
+	return cls == AWSREQ_AUTH || cls == AWSREQ_LOCAL || cls == AWSREQ_MISSING ||
+	       cls == AWSREQ_UNEXPECTED;
 }
 
 const char *awsreq_class_name(enum awsreq_class cls)
@@ -166,8 +197,56 @@ const char *awsreq_class_name(enum awsreq_class cls)
 	case AWSREQ_AUTH: return "auth";
 	case AWSREQ_CLIENT: return "rejected";
 	case AWSREQ_LOCAL: return "local";
+	case AWSREQ_MISSING: return "missing";
+	case AWSREQ_UNEXPECTED: return "unexpected";
 	}
 	return "unknown";
+}
+
+/* mark_cut: end a text cut short with "..." (a message; a code is only
+ * ever compared, and is cut plainly, as before). */
+static void clean(const char *in, size_t len, char *out, size_t size, bool mark_cut)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0, i = 0;
+
+	if (size == 0)
+		return;
+	mark_cut = mark_cut && size > 8; /* a tiny buffer: the text itself first */
+	while (i < len) {
+		const unsigned char c = (unsigned char)in[i];
+		size_t k = utf8_sequence_len(in + i, len - i);
+		/* C1 controls (U+0080-U+009F) are two bytes, C2 80 to C2 9F */
+		bool c1 = k == 2 && c == 0xC2 && (unsigned char)in[i + 1] < 0xA0;
+		bool escape = k == 0 || c1 || c < 0x20 || c == 0x7f;
+		size_t need = escape ? 4 * (k ? k : 1) : k;
+		/* room for this and for "..." should more follow */
+		if (n + need + (mark_cut && i + (k ? k : 1) < len ? 3 : 0) > size - 1) {
+			if (mark_cut && size - 1 - n >= 3)
+				memcpy(out + n, "...", 3), n += 3;
+			break;
+		}
+		if (!escape) {
+			memcpy(out + n, in + i, k);
+			n += k;
+			i += k;
+			continue;
+		}
+		for (size_t j = 0; j < (k ? k : 1); j++) {
+			const unsigned char b = (unsigned char)in[i + j];
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = hex[b >> 4];
+			out[n++] = hex[b & 15];
+		}
+		i += k ? k : 1;
+	}
+	out[n] = '\0';
+}
+
+void awsreq_clean_text(const char *in, size_t len, char *out, size_t size)
+{
+	clean(in, len, out, size, true);
 }
 
 /* "ns#Code:extra" -> "Code" */
@@ -176,7 +255,7 @@ static void clean_type(const char *in, char *out, size_t size)
 	const char *hash = strrchr(in, '#');
 	const char *s = hash ? hash + 1 : in;
 	size_t n = strcspn(s, ":");
-	snprintf(out, size, "%.*s", (int)n, s);
+	clean(s, n, out, size, false);
 }
 
 void awsreq_parse_error(const char *body, size_t len, const char *header_type, char *type,
@@ -203,7 +282,7 @@ void awsreq_parse_error(const char *body, size_t len, const char *header_type, c
 	else if (header_type && *header_type && type_size)
 		clean_type(header_type, type, type_size);
 	if (cJSON_IsString(m) && message_size)
-		snprintf(message, message_size, "%s", m->valuestring);
+		awsreq_clean_text(m->valuestring, strlen(m->valuestring), message, message_size);
 	cJSON_Delete(doc);
 }
 
@@ -438,6 +517,10 @@ static void on_response(void *arg, const struct http_response *resp)
 		awsreq_parse_error(resp->body, resp->body_len, resp->error_type, type, sizeof(type),
 		                   message, sizeof(message));
 	enum awsreq_class cls = awsreq_classify(resp->status, resp->curl_code, type);
+	/* An answer over the cap may be a server in trouble, or a proxy's
+	 * page: like a 5xx, it is tried again. */
+	if (resp->too_large)
+		cls = AWSREQ_TRANSIENT;
 	if (cls == AWSREQ_THROTTLED)
 		c->stats.throttled++;
 
@@ -454,7 +537,8 @@ static void on_response(void *arg, const struct http_response *resp)
 		enqueue(c, p);
 		return;
 	}
-	if (awsreq_class_retryable(cls) && p->attempts < c->max_attempts) {
+	if ((awsreq_class_retryable(cls) || cls == AWSREQ_UNEXPECTED) &&
+	    p->attempts < c->max_attempts) {
 		unsigned delay = backoff_delay_ms(&c->backoff, (unsigned)(p->attempts - 1));
 		p->due_ms = now_ms() + delay;
 		c->stats.retries++;
@@ -463,12 +547,15 @@ static void on_response(void *arg, const struct http_response *resp)
 	}
 	describe(p, what, sizeof(what));
 	if (resp->curl_code != CURLE_OK) {
-		snprintf(message, sizeof(message), "%s", resp->error);
+		awsreq_clean_text(resp->error, strlen(resp->error), message, sizeof(message));
 		snprintf(summary, sizeof(summary), "%s: %s (after %d attempt%s)", what, message,
 		         p->attempts, p->attempts == 1 ? "" : "s");
 	} else {
 		if (!type[0])
 			snprintf(type, sizeof(type), "HTTP%ld", resp->status);
+		if (cls == AWSREQ_UNEXPECTED && !message[0])
+			snprintf(message, sizeof(message), "not an answer of %s (no AWS error code): "
+			         "a proxy or a wrong endpoint in the way?", c->conf->service->display);
 		snprintf(summary, sizeof(summary), "%s: HTTP %ld %s%s%s (after %d attempt%s)", what,
 		         resp->status, type, message[0] ? ": " : "", message, p->attempts,
 		         p->attempts == 1 ? "" : "s");

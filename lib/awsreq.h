@@ -19,10 +19,25 @@ enum awsreq_class {
 	AWSREQ_THROTTLED,   /* a throttling error code, or HTTP 429: retried */
 	AWSREQ_TRANSIENT,   /* HTTP 500/502/503/504 or a transient code: retried */
 	AWSREQ_CONNECTION,  /* no answer: refused, reset, timed out: retried */
-	AWSREQ_AUTH,        /* credentials or signature refused: not retried */
-	AWSREQ_CLIENT,      /* anything else the service refused (validation, ...): not retried */
+	AWSREQ_AUTH,        /* credentials or signature refused, access denied: not retried */
+	AWSREQ_CLIENT,      /* anything else the service refused with an error code
+	                       (validation, ...): not retried */
 	AWSREQ_LOCAL,       /* failed before sending (TLS set-up, memory): not retried */
+	AWSREQ_MISSING,     /* the table or queue named does not exist
+	                       (ResourceNotFoundException, QueueDoesNotExist): not retried */
+	AWSREQ_UNEXPECTED,  /* an answer that is not the service's: a 1xx or 3xx, or an
+	                       error status with no AWS error code (a proxy's 302 or 404
+	                       page): retried like a 5xx, and then still not a verdict
+	                       on what the request carried */
 };
+
+/* Which failures are about the request as a whole, never about the records
+ * in it (docs/persist.md "What a failure looks like"): a tool stops on
+ * them (credentials, a missing table or queue, an answer not from the
+ * service) instead of marking every record of the request. A refusal with
+ * an error code (AWSREQ_CLIENT) is about one item only when the service's
+ * module says so (dynamodb_item_error(), sqs_entry_error()). */
+bool awsreq_class_stops(enum awsreq_class cls);
 
 struct awsreq_options {
 	long connect_timeout_ms;  /* 0: the http.h default */
@@ -120,14 +135,22 @@ enum awsreq_class awsreq_classify(long status, int curl_code, const char *error_
 bool awsreq_class_retryable(enum awsreq_class cls);
 
 /* A short stable name: "ok", "throttled", "server_error", "connection",
- * "auth", "rejected", "local". */
+ * "auth", "rejected", "local", "missing", "unexpected". */
 const char *awsreq_class_name(enum awsreq_class cls);
 
 /* Reads AWS's error code and message from a JSON 1.0 error body (falling
  * back to the x-amzn-ErrorType header value, which may be NULL). The code
  * loses its namespace ("com.amazonaws.dynamodb.v20120810#X" -> "X") and any
- * ":..." suffix. Both outputs are always NUL-terminated. */
+ * ":..." suffix. Both outputs are always NUL-terminated and made safe for a
+ * log line with awsreq_clean_text(): they come from the other side. */
 void awsreq_parse_error(const char *body, size_t len, const char *header_type, char *type,
                         size_t type_size, char *message, size_t message_size);
+
+/* Text from a server (an error code or message) made fit for a log line and
+ * an "_error" reason: control characters (C0, DEL, C1) and bytes that are
+ * not UTF-8 become "\xNN", so no newline or ESC reaches a terminal or a
+ * log collector raw; at most size - 1 bytes are written (cut on a
+ * character boundary, "..." marking the cut). out is always NUL-terminated. */
+void awsreq_clean_text(const char *in, size_t len, char *out, size_t size);
 
 #endif

@@ -189,3 +189,9 @@ int dynamodb_batch_unprocessed(const struct dynamodb_batch *b, const char *body,
 	cJSON_Delete(doc);
 	return count;
 }
+
+bool dynamodb_item_error(const char *error_type)
+{
+	return strcmp(error_type, "ValidationException") == 0 ||
+	       strcmp(error_type, "ItemCollectionSizeLimitExceededException") == 0;
+}

@@ -86,4 +86,11 @@ int dynamodb_batch_unprocessed(const struct dynamodb_batch *b, const char *body,
                                const char *key_attr, bool unprocessed[DYNAMODB_BATCH_MAX_ITEMS],
                                char *errstr, size_t errstr_size);
 
+/* True when a request refused with this error code (AWSREQ_CLIENT) may be
+ * refused for one of its items (an item over 400 KB, an attribute DynamoDB
+ * will not take: ValidationException, ItemCollectionSizeLimitExceededException):
+ * split a batch so that only that item fails. Any other refusal is about
+ * the request as such and says nothing about its items. */
+bool dynamodb_item_error(const char *error_type);
+
 #endif

@@ -29,8 +29,6 @@
 
 #include "strbuf.h"
 
-#define MAX_RESPONSE_DEFAULT ((size_t)64 * 1024 * 1024)
-
 struct transfer {
 	struct http_client *client;
 	CURL *easy;
@@ -94,7 +92,7 @@ struct http_client *http_client_new(const struct http_options *opt, char *errstr
 	if (c->opt.max_connections == 0)
 		c->opt.max_connections = 4;
 	if (c->opt.max_response == 0)
-		c->opt.max_response = MAX_RESPONSE_DEFAULT;
+		c->opt.max_response = HTTP_MAX_RESPONSE_DEFAULT;
 	c->ca_bundle = opt->ca_bundle ? strdup(opt->ca_bundle) : NULL;
 	c->user_agent = strdup(opt->user_agent ? opt->user_agent : "event-processor");
 	c->multi = curl_multi_init();
@@ -212,6 +210,9 @@ static struct transfer *transfer_get(struct http_client *c)
 	curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
 	if (c->ca_bundle)
 		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_bundle);
+	/* A body announced larger than the cap fails before it is read; one
+	 * that grows past it fails in on_body(). */
+	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->opt.max_response);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -313,6 +314,9 @@ static void finish(struct http_client *c, CURL *easy, CURLcode code)
 	r.status = code == CURLE_OK ? status : 0;
 	r.curl_code = (int)code;
 	r.reused = connects == 0;
+	if (code == CURLE_FILESIZE_EXCEEDED)
+		t->too_big = true;
+	r.too_large = t->too_big;
 	if (t->too_big)
 		snprintf(t->error, sizeof(t->error), "response larger than %zu bytes",
 		         c->opt.max_response);

@@ -14,8 +14,17 @@ struct http_options {
 	unsigned max_connections; /* connections at once, and kept alive; 0: 4 */
 	const char *ca_bundle;    /* PEM file of CA certificates, NULL: the system's */
 	const char *user_agent;   /* NULL: "event-processor" */
-	size_t max_response;      /* a longer body fails the request; 0: 64 MiB */
+	size_t max_response;      /* a longer body fails the request; 0: HTTP_MAX_RESPONSE_DEFAULT */
 };
+
+/* The largest answer body taken by default: 32 MiB. The largest legitimate
+ * answers are a ReceiveMessage of 10 messages of 1 MiB (10 MiB of bodies,
+ * up to about 3 times that if a server writes every character of them as a
+ * JSON escape) and a BatchWriteItem that hands back all of a 16 MB request
+ * in UnprocessedItems. A larger body is not an answer we can use: the
+ * request fails (http_response.too_large) instead of the process holding
+ * an unbounded body per request in flight. */
+#define HTTP_MAX_RESPONSE_DEFAULT ((size_t)32 * 1024 * 1024)
 
 #define HTTP_CONNECT_TIMEOUT_MS_DEFAULT 3000
 #define HTTP_TIMEOUT_MS_DEFAULT 10000
@@ -26,6 +35,7 @@ struct http_response {
 	long status;              /* HTTP status, 0 when no response arrived */
 	int curl_code;            /* CURLcode: 0, or why the transfer failed */
 	bool reused;              /* it went over a connection kept from before */
+	bool too_large;           /* the body passed max_response: the transfer was cut */
 	const char *error;        /* curl's explanation when curl_code != 0, else "" */
 	const char *body;         /* the response body, NUL-terminated */
 	size_t body_len;

@@ -44,6 +44,33 @@ unsigned long log_json_escape(char *buf, unsigned long size, const char *s)
 	return n;
 }
 
+/* Plain lines: a control byte in a message (text from a server, a file
+ * name) becomes "\xNN" in place, so that no message can end its line early
+ * or reach a terminal as an escape sequence. Returns the new length. */
+static size_t plain_escape(char *buf, size_t len, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	char tmp[2048];
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && n + 5 < sizeof(tmp); i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if (c < 0x20 || c == 0x7f) {
+			tmp[n++] = '\\';
+			tmp[n++] = 'x';
+			tmp[n++] = hex[c >> 4];
+			tmp[n++] = hex[c & 15];
+		} else {
+			tmp[n++] = (char)c;
+		}
+	}
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, tmp, n);
+	buf[n] = '\0';
+	return n;
+}
+
 /* One write per line so that lines from several processes sharing a
  * stderr (a pipeline under supervisord) do not interleave. */
 static void log_emit(const char *level, const char *fmt, va_list ap, const char *suffix)
@@ -51,7 +78,9 @@ static void log_emit(const char *level, const char *fmt, va_list ap, const char 
 	char msg[2048], line[4608];
 	int len;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	int mlen = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (mlen < 0)
+		return;
 	if (log_json) {
 		char esc[4200];
 		log_json_escape(esc, sizeof(esc), msg);
@@ -64,10 +93,13 @@ static void log_emit(const char *level, const char *fmt, va_list ap, const char 
 			len = snprintf(line, sizeof(line), "{\"prog\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n",
 			               log_prog, level, esc);
 		}
-	} else if (suffix) {
-		len = snprintf(line, sizeof(line), "%s: %s: %s\n", log_prog, msg, suffix);
 	} else {
-		len = snprintf(line, sizeof(line), "%s: %s\n", log_prog, msg);
+		plain_escape(msg, (size_t)mlen < sizeof(msg) ? (size_t)mlen : sizeof(msg) - 1,
+		             sizeof(msg));
+		if (suffix)
+			len = snprintf(line, sizeof(line), "%s: %s: %s\n", log_prog, msg, suffix);
+		else
+			len = snprintf(line, sizeof(line), "%s: %s\n", log_prog, msg);
 	}
 	if (len < 0)
 		return;

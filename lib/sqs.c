@@ -159,6 +159,18 @@ bool sqs_error_no_queue(const char *error_type)
 	       strcmp(error_type, "NonExistentQueue") == 0;
 }
 
+bool sqs_entry_error(const char *error_type)
+{
+	static const char *const codes[] = {
+		"InvalidMessageContents", "InvalidParameterValue", "MessageTooLong",
+		"BatchRequestTooLong", "AWS.SimpleQueueService.BatchRequestTooLong", NULL,
+	};
+	for (const char *const *c = codes; *c; c++)
+		if (strcmp(error_type, *c) == 0)
+			return true;
+	return false;
+}
+
 /* --- JSON helpers ----------------------------------------------------------------- */
 
 static void add_string(struct strbuf *b, const char *s, size_t len)
@@ -204,6 +216,13 @@ static int entry_index(const cJSON *id, size_t n)
 static void copy_string(char *out, size_t size, const cJSON *v)
 {
 	snprintf(out, size, "%s", cJSON_IsString(v) ? v->valuestring : "");
+}
+
+/* A failed entry's Code or Message: server text, on its way to log lines. */
+static void copy_text(char *out, size_t size, const cJSON *v)
+{
+	const char *t = cJSON_IsString(v) ? v->valuestring : "";
+	awsreq_clean_text(t, strlen(t), out, size);
 }
 
 /* --- GetQueueUrl and the cache ------------------------------------------------------ */
@@ -277,7 +296,7 @@ static void on_queue_url(void *arg, const struct awsreq_result *res)
 			q->state = SQS_QUEUE_UNKNOWN;
 			snprintf(q->error, sizeof(q->error), "SQS GetQueueUrl %s: %s", q->name, errstr);
 		}
-	} else if (sqs_error_no_queue(res->error_type)) {
+	} else if (res->cls == AWSREQ_MISSING || sqs_error_no_queue(res->error_type)) {
 		q->state = SQS_QUEUE_MISSING;
 		snprintf(q->error, sizeof(q->error), "SQS queue %s does not exist (%s)", q->name,
 		         res->error_type);
@@ -429,9 +448,9 @@ int sqs_batch_results(const struct sqs_batch *b, const char *body, size_t len,
 		res[i].ok = false;
 		res[i].message_id[0] = '\0';
 		res[i].sender_fault = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "SenderFault"));
-		copy_string(res[i].code, sizeof(res[i].code), cJSON_GetObjectItemCaseSensitive(it, "Code"));
-		copy_string(res[i].message, sizeof(res[i].message),
-		            cJSON_GetObjectItemCaseSensitive(it, "Message"));
+		copy_text(res[i].code, sizeof(res[i].code), cJSON_GetObjectItemCaseSensitive(it, "Code"));
+		copy_text(res[i].message, sizeof(res[i].message),
+		          cJSON_GetObjectItemCaseSensitive(it, "Message"));
 	}
 	for (size_t i = 0; i < b->n; i++) {
 		if (!seen[i]) {
@@ -466,17 +485,36 @@ char *sqs_receive_body(const char *queue_url, int max, int wait_s, int visibilit
 	return strbuf_detach(&b, len);
 }
 
-static long long attr_number(const cJSON *attrs, const char *name)
+/* A number attribute: SQS sends them as strings of decimal digits ("3");
+ * a JSON number is taken too. -1 for anything else (absent, negative, signs,
+ * blanks, fractions, NaN). A value over max reads as max when saturate
+ * (a count: "very many" is still true), else as -1 (a timestamp past the
+ * year 9999 means nothing). max must be below LLONG_MAX / 10. */
+static long long attr_number(const cJSON *attrs, const char *name, long long max, bool saturate)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(attrs, name);
+	long long n = 0;
 
-	if (cJSON_IsString(v))
-		return strtoll(v->valuestring, NULL, 10);
-	/* out of range (or NaN) is as meaningless as absent; casting it would be
-	 * undefined behaviour (the fuzzer found it) */
-	if (cJSON_IsNumber(v) && v->valuedouble >= -9.2e18 && v->valuedouble <= 9.2e18)
-		return (long long)v->valuedouble;
-	return 0;
+	if (cJSON_IsString(v)) {
+		const char *s = v->valuestring;
+		if (!*s)
+			return -1;
+		for (; *s; s++) {
+			if (*s < '0' || *s > '9')
+				return -1;
+			if (n <= max) /* past max it only has to stay past it */
+				n = n * 10 + (*s - '0');
+		}
+	} else if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 9e18) {
+		/* the range check first: casting NaN or a huge double is
+		 * undefined behaviour (the fuzzer found it) */
+		n = (long long)v->valuedouble;
+	} else {
+		return -1;
+	}
+	if (n > max)
+		return saturate ? max : -1;
+	return n;
 }
 
 void sqs_messages_free(struct sqs_message *msgs, size_t n)
@@ -538,8 +576,10 @@ int sqs_receive_parse(const char *body, size_t len, struct sqs_message **msgs, s
 		o->body = strdup(b->valuestring);
 		o->body_len = o->body ? strlen(o->body) : 0;
 		const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(m, "Attributes");
-		o->receive_count = (long)attr_number(attrs, "ApproximateReceiveCount");
-		o->sent_ms = attr_number(attrs, "SentTimestamp");
+		long long rc = attr_number(attrs, "ApproximateReceiveCount", SQS_RECEIVE_COUNT_MAX, true);
+		long long sent = attr_number(attrs, "SentTimestamp", SQS_TIMESTAMP_MAX, false);
+		o->receive_count = rc > 0 ? (long)rc : 0;
+		o->sent_ms = sent > 0 ? sent : 0;
 		if (!o->message_id || !o->receipt_handle || !o->body) {
 			snprintf(errstr, errstr_size, "out of memory");
 			sqs_messages_free(out, k);
@@ -654,9 +694,11 @@ int sqs_parse_queue_counts(const char *body, size_t len, long *visible, long *in
 		cJSON_Delete(doc);
 		return -1;
 	}
-	*visible = (long)attr_number(a, "ApproximateNumberOfMessages");
-	*inflight = (long)attr_number(a, "ApproximateNumberOfMessagesNotVisible");
-	*delayed = (long)attr_number(a, "ApproximateNumberOfMessagesDelayed");
+	*visible = (long)attr_number(a, "ApproximateNumberOfMessages", SQS_RECEIVE_COUNT_MAX, true);
+	*inflight = (long)attr_number(a, "ApproximateNumberOfMessagesNotVisible",
+	                              SQS_RECEIVE_COUNT_MAX, true);
+	*delayed = (long)attr_number(a, "ApproximateNumberOfMessagesDelayed", SQS_RECEIVE_COUNT_MAX,
+	                             true);
 	cJSON_Delete(doc);
 	return 0;
 }

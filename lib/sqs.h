@@ -61,6 +61,13 @@ char *sqs_json_safe(const char *text, size_t len, size_t *out_len, bool *failed)
  * "QueueDoesNotExist", query protocol "AWS.SimpleQueueService.NonExistentQueue"). */
 bool sqs_error_no_queue(const char *error_type);
 
+/* True when a SendMessageBatch refused with this error code (AWSREQ_CLIENT)
+ * may be refused for one of its messages (its text, its size, an id):
+ * InvalidMessageContents, InvalidParameterValue, MessageTooLong,
+ * BatchRequestTooLong. Split the batch so that only that message fails;
+ * any other refusal is about the request as such. */
+bool sqs_entry_error(const char *error_type);
+
 /* --- GetQueueUrl and the cache of URLs ---------------------------------------- */
 
 /* {"QueueName":"<name>"}. Caller frees; NULL when out of memory. */
@@ -179,13 +186,20 @@ int sqs_batch_results(const struct sqs_batch *b, const char *body, size_t len,
 char *sqs_receive_body(const char *queue_url, int max, int wait_s, int visibility_s,
                        size_t *len);
 
+/* Numbers in answers come from the other side: each is read only as a
+ * plain decimal number in its range, else taken as not given. */
+#define SQS_RECEIVE_COUNT_MAX 1000000000L    /* larger counts read as this: "very many" */
+#define SQS_TIMESTAMP_MAX 253402300799999LL  /* 9999-12-31T23:59:59.999Z in ms */
+
 struct sqs_message {
 	char *message_id;
 	char *receipt_handle;
 	char *body;
 	size_t body_len;
-	long receive_count; /* ApproximateReceiveCount; 0 when not given */
-	long long sent_ms;  /* SentTimestamp (ms since the epoch); 0 when not given */
+	long receive_count; /* ApproximateReceiveCount, 1 to SQS_RECEIVE_COUNT_MAX;
+	                       0 when not given or not a number */
+	long long sent_ms;  /* SentTimestamp (ms since the epoch), up to
+	                       SQS_TIMESTAMP_MAX; 0 when not given or not a number */
 };
 
 /* Reads a ReceiveMessage answer: *msgs gets an array of *n messages (none
@@ -218,7 +232,8 @@ char *sqs_change_visibility_body(const char *queue_url, const char *receipt_hand
 char *sqs_queue_counts_body(const char *queue_url, size_t *len);
 
 /* Reads its answer: visible, in flight (received, not deleted) and
- * delayed messages. Returns 0, or -1 with errstr set. */
+ * delayed messages (a count that is not a number >= 0 reads as -1:
+ * unknown, not empty). Returns 0, or -1 with errstr set. */
 int sqs_parse_queue_counts(const char *body, size_t len, long *visible, long *inflight,
                            long *delayed, char *errstr, size_t errstr_size);
 

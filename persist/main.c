@@ -116,9 +116,11 @@ static void usage(FILE *f)
 	        "AWS_CA_BUNDLE, AWS_MAX_ATTEMPTS.\n"
 	        "\n"
 	        "Exit: 0 done, 64 usage, 66 an input could not be opened, 69 DynamoDB refused\n"
-	        "the credentials or the certificate (what was not written out was not stored),\n"
-	        "71 out of memory, 74 I/O error, 75 stopped by a second signal while stdout was\n"
-	        "not being read (what was not written out is not acknowledged), 78 bad configuration.\n",
+	        "the request (credentials, access denied, the certificate) or something else\n"
+	        "answered in its place (what was not written out was not stored), 71 out of\n"
+	        "memory, 74 I/O error, 75 stopped by a second signal while stdout was not being\n"
+	        "read (what was not written out is not acknowledged), 78 bad configuration (the\n"
+	        "table does not exist).\n",
 	        LINGER_MS_DEFAULT, INFLIGHT_DEFAULT, AWSCONF_MAX_ATTEMPTS_DEFAULT,
 	        RECORD_MAX_LINE_DEFAULT);
 }
@@ -312,6 +314,8 @@ int main(int argc, char **argv)
 	/* Set-up: configuration first, so a bad one costs no input. */
 	if (awsconf_load(&conf, &awsconf_dynamodb, errstr, sizeof(errstr)) < 0)
 		fatalx(EX_CONFIG, "%s", errstr);
+	if (conf.warning[0])
+		log_warnx("%s", conf.warning);
 	if (opt.max_attempts == 0)
 		opt.max_attempts = conf.max_attempts;
 	if (opt.verbose)
@@ -379,7 +383,7 @@ int main(int argc, char **argv)
 			log_warnx("stopping: %s; records not yet written out were not stored "
 			          "(%lu in, %lu out): fix it and send them again",
 			          writer_fatal(w), writer_stats(w)->records_in, writer_stats(w)->records_out);
-			status = EX_UNAVAILABLE;
+			status = writer_fatal_status(w);
 			break;
 		}
 

@@ -19,15 +19,18 @@
  * - Retries: awsreq resends whole requests (throttling, 5xx, connection
  *   errors). Items that come back in UnprocessedItems are sent again in a
  *   new batch after a full-jitter backoff, up to max_attempts sends in all;
- *   then they are marked retryable. A request refused as invalid is split
- *   into single-item requests so that one bad item does not fail 24 good
- *   ones. */
+ *   then they are marked retryable. A request refused for what one item
+ *   may hold (ValidationException) is split into single-item requests so
+ *   that one bad item does not fail 24 good ones. Any other refusal, a
+ *   missing table or an answer that is not DynamoDB's is about the request,
+ *   never its records: nothing is marked, the tool stops (writer_fatal). */
 #include "writer.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -89,7 +92,8 @@ struct writer {
 	struct writer_stats stats;
 	char last_warning[512];         /* an outage fails every batch the same way: */
 	unsigned long repeats;          /* say it once, then how often */
-	char fatal[600];                /* DynamoDB refused us as such: stop */
+	char fatal[1100];               /* DynamoDB refused us as such: stop */
+	int fatal_status;               /* and the exit status that says so */
 };
 
 static void outstanding_remove(struct writer *w, struct batch *b);
@@ -530,18 +534,32 @@ static void on_batch_done(void *arg, const struct awsreq_result *res)
 				batch_mark(b, "unprocessed", reason, 1);
 			}
 		}
-	} else if (res->cls == AWSREQ_CLIENT && b->db.n > 1 &&
-	           strcmp(res->error_type, "ValidationException") == 0) {
+	} else if (res->cls == AWSREQ_CLIENT && b->db.n > 1 && dynamodb_item_error(res->error_type)) {
 		split_batch(w, b);
-	} else if (res->cls == AWSREQ_AUTH || res->cls == AWSREQ_LOCAL) {
-		/* Rejected credentials (an expired session token, say) or a
-		 * certificate that does not verify fail every record the same way:
-		 * marking them all would flood the retry queue with events that
-		 * cannot succeed either. The batch's records stay unfinished, never
-		 * written out (so never acknowledged upstream), and the tool stops
-		 * with a status a supervisor acts on. */
-		if (!w->fatal[0])
-			snprintf(w->fatal, sizeof(w->fatal), "%s", res->summary);
+	} else if (res->cls == AWSREQ_CLIENT && b->db.n == 1 && dynamodb_item_error(res->error_type)) {
+		/* one item, refused for itself (over 400 KB, say): only it fails */
+		warn_failure(w, res->summary);
+		batch_mark(b, "rejected", res->summary, 0);
+	} else if (awsreq_class_stops(res->cls) || res->cls == AWSREQ_CLIENT) {
+		/* About the request, not its records: rejected credentials (an
+		 * expired session token, say), access denied, a certificate that
+		 * does not verify, a table that does not exist, an answer that is
+		 * not DynamoDB's (a proxy's 302 or 404), a refusal of the request
+		 * as such. Every record would fail the same way: marking them all
+		 * would send the whole stream to the retry queue or the DLQ. The
+		 * batch's records stay unfinished, never written out (so never
+		 * acknowledged upstream), and the tool stops with a status a
+		 * supervisor acts on. */
+		if (!w->fatal[0]) {
+			if (res->cls == AWSREQ_MISSING) {
+				snprintf(w->fatal, sizeof(w->fatal), "DynamoDB table %s does not exist: %s",
+				         w->opt.table, res->summary);
+				w->fatal_status = EX_CONFIG;
+			} else {
+				snprintf(w->fatal, sizeof(w->fatal), "%s", res->summary);
+				w->fatal_status = EX_UNAVAILABLE;
+			}
+		}
 	} else {
 		warn_failure(w, res->summary);
 		batch_mark(b, awsreq_class_name(res->cls), res->summary, res->retryable ? 1 : 0);
@@ -727,6 +745,11 @@ void writer_abandon(struct writer *w, const char *reason)
 const char *writer_fatal(const struct writer *w)
 {
 	return w->fatal[0] ? w->fatal : NULL;
+}
+
+int writer_fatal_status(const struct writer *w)
+{
+	return w->fatal[0] ? w->fatal_status : EX_OK;
 }
 
 const struct writer_stats *writer_stats(const struct writer *w)

@@ -67,11 +67,18 @@ bool writer_idle(const struct writer *w);
  * (no callback may run afterwards). */
 void writer_abandon(struct writer *w, const char *reason);
 
-/* Why the writer cannot go on (DynamoDB refused the credentials, or the
- * endpoint's certificate does not verify), or NULL. Once set, records not
+/* Why the writer cannot go on (a request-level error: DynamoDB refused the
+ * credentials or the access, the endpoint's certificate does not verify,
+ * the table does not exist, something else answered in DynamoDB's place),
+ * or NULL. Once set, records not
  * yet finished never will be: the caller writes out what is finished and
  * exits non-zero; upstream delivers the rest again after the fix. */
 const char *writer_fatal(const struct writer *w);
+
+/* The exit status for that stop: EX_CONFIG when the table does not exist,
+ * EX_UNAVAILABLE for the rest (refused, not DynamoDB answering); EX_OK
+ * when there is none. */
+int writer_fatal_status(const struct writer *w);
 
 const struct writer_stats *writer_stats(const struct writer *w);
 

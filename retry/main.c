@@ -27,13 +27,19 @@
  * AWS_SHARED_CREDENTIALS_FILE, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS,
  * AWS_ENDPOINT_URL, AWS_CA_BUNDLE, AWS_MAX_ATTEMPTS, AWS_RETRY_MODE).
  *
+ * Every event read is checked against validate's schema (--schema) before
+ * it is stored: an envelope forged into retry.fifo cannot name a queue.
+ *
  * Exit status: 0 stopped by a signal, or --once/--exit-when-empty found
- * nothing more to do; 64 usage; 69 AWS refused (credentials, a queue
- * missing); 70 internal error; 78 bad configuration.
+ * nothing more to do; 64 usage; 69 AWS refused (credentials, access denied)
+ * or something else answering in its place (after retries); 70 internal
+ * error; 78 bad configuration (settings, the schema, the table, retry.fifo
+ * or the DLQ missing).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -48,6 +54,7 @@
 #include "awsconf.h"
 #include "awsreq.h"
 #include "cli.h"
+#include "jsonschema.h"
 #include "log.h"
 #include "metrics.h"
 #include "retrier.h"
@@ -59,13 +66,14 @@
 #define VISIBILITY_DEFAULT 120
 #define INFLIGHT_DEFAULT 20
 #define PRUNE_INTERVAL_S 60
+#define SCHEMA_NAME "event.schema.json"
 
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: retry [-qv] [--max-attempts n] [--base-delay d] [--max-delay d]\n"
-	        "             [--queue name] [--dlq name] [-t table] [-g client|uid]\n"
+	        "             [--queue name] [--dlq name] [-t table] [-g client|uid] [-s schema]\n"
 	        "             [--ready-fd n] [--once | --exit-when-empty] [--stats-interval s]\n"
 	        "             [--metrics-file path]\n"
 	        "\n"
@@ -93,6 +101,11 @@ static void usage(FILE *f)
 	        "      --visibility-timeout S  how long a received message stays invisible while\n"
 	        "                            it is worked on, 1-43200 s (default %d; must exceed\n"
 	        "                            the time an attempt can take)\n"
+	        "  -s, --schema FILE         the JSON Schema each event read is checked against\n"
+	        "                            before it is stored; an event it refuses goes to\n"
+	        "                            the DLQ (default: validate's, " SCHEMA_NAME " in the\n"
+	        "                            share/ folder beside the program, then\n"
+	        "                            " EP_DATADIR ")\n"
 	        "      --ready-fd N          write a newline to descriptor N once polling\n"
 	        "      --once                exit when a receive comes back empty and no message\n"
 	        "                            is in hand (messages backing off stay in the queue)\n"
@@ -114,9 +127,34 @@ static void usage(FILE *f)
 	        "AWS_ENDPOINT_URL, AWS_CA_BUNDLE; AWS_MAX_ATTEMPTS is the retries of each request.\n"
 	        "\n"
 	        "Exit: 0 stopped (signal, --once, --exit-when-empty), 64 usage, 69 AWS refused\n"
-	        "(credentials, a queue missing), 70 internal error, 71 out of memory, 78 bad\n"
-	        "configuration.\n",
+	        "(credentials, access denied) or not AWS answering, 70 internal error, 71 out\n"
+	        "of memory, 78 bad configuration (settings, the schema, the table, retry.fifo\n"
+	        "or the DLQ missing).\n",
 	        MAX_ATTEMPTS_DEFAULT, INFLIGHT_DEFAULT, VISIBILITY_DEFAULT);
+}
+
+/* validate's default schema (validate/main.c), found the same way: beside
+ * the program in the layout the build tree and an install share
+ * (<prefix>/bin/retry, <prefix>/share/event-processor/event.schema.json),
+ * else under EP_DATADIR. The same file, so retry refuses what validate
+ * refuses. */
+static const char *default_schema(char *buf, size_t size)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(buf, size, "%s/../share/event-processor/" SCHEMA_NAME, exe);
+			if (access(buf, R_OK) == 0)
+				return buf;
+		}
+	}
+	snprintf(buf, size, "%s/" SCHEMA_NAME, EP_DATADIR);
+	return buf;
 }
 
 /* "250ms", "1.5s", "2m", "1h", or seconds: milliseconds, 1 ms to 12 h. */
@@ -213,6 +251,7 @@ int main(int argc, char **argv)
 		{"wait-time", required_argument, NULL, 'W'},
 		{"visibility-timeout", required_argument, NULL, 'Y'},
 		{"ready-fd", required_argument, NULL, 'r'},
+		{"schema", required_argument, NULL, 's'},
 		{"once", no_argument, NULL, 'O'},
 		{"exit-when-empty", no_argument, NULL, 'E'},
 		{"connect-timeout", required_argument, NULL, 'C'},
@@ -238,14 +277,15 @@ int main(int argc, char **argv)
 		.inflight = INFLIGHT_DEFAULT,
 	};
 	long connect_timeout = 3000, request_timeout = 10000, stats_interval = 0, ready_fd = -1;
-	const char *metrics_path = NULL;
+	const char *metrics_path = NULL, *schema_path = NULL;
+	char schema_buf[PATH_MAX + 64];
 	bool quiet = false, max_delay_set = false;
 	int verbose = 0, ch;
 	char errstr[1024];
 
 	log_init(argv[0], true);
 	cli_hide_secrets(); /* AWS keys live in this process from here on */
-	while ((ch = getopt_long(argc, argv, "g:hi:qt:vV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "g:hi:qs:t:vV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'A':
 			ro.max_attempts = (int)cli_number("--max-attempts", optarg, 1, 100);
@@ -284,6 +324,9 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			ready_fd = cli_number("--ready-fd", optarg, 0, 1 << 20);
+			break;
+		case 's':
+			schema_path = optarg;
 			break;
 		case 'S':
 			stats_interval = cli_number("--stats-interval", optarg, 0, 86400);
@@ -333,11 +376,24 @@ int main(int argc, char **argv)
 	log_set_verbose(verbose);
 	ro.quiet = quiet;
 
+	/* The schema first: compiled once, before anything is received. */
+	if (!schema_path)
+		schema_path = default_schema(schema_buf, sizeof(schema_buf));
+	struct jsonschema_options schema_opt = {NULL, NULL};
+	jsonschema *schema = jsonschema_load(schema_path, &schema_opt, errstr, sizeof(errstr));
+	if (!schema)
+		fatalx(EX_CONFIG, "%s", errstr);
+	ro.schema = schema;
+
 	/* Set-up: both services' configurations first. */
 	struct awsconf sqs_conf, ddb_conf;
 	if (awsconf_load(&sqs_conf, &awsconf_sqs, errstr, sizeof(errstr)) < 0 ||
 	    awsconf_load(&ddb_conf, &awsconf_dynamodb, errstr, sizeof(errstr)) < 0)
 		fatalx(EX_CONFIG, "%s", errstr);
+	if (sqs_conf.warning[0])
+		log_warnx("%s", sqs_conf.warning);
+	if (ddb_conf.warning[0] && strcmp(ddb_conf.warning, sqs_conf.warning) != 0)
+		log_warnx("%s", ddb_conf.warning);
 	ro.store_attempts = ddb_conf.max_attempts;
 	if (verbose)
 		log_info("SQS at %s, DynamoDB at %s, region %s, credentials from %s; %s -> table %s, "
@@ -439,7 +495,7 @@ int main(int argc, char **argv)
 		if (retrier_busy(rt) > 0)
 			log_warnx("%u message%s in hand left in %s (they come back after their visibility "
 			          "timeout)", retrier_busy(rt), retrier_busy(rt) == 1 ? "" : "s", ro.queue);
-		status = strcmp(fatal_reason, "out of memory") == 0 ? EX_OSERR : EX_UNAVAILABLE;
+		status = strcmp(fatal_reason, "out of memory") == 0 ? EX_OSERR : retrier_fatal_status(rt);
 	}
 	struct retrier_stats rs = *retrier_stats(rt);
 	struct awsreq_stats ss = *awsreq_stats(sqs), ds = *awsreq_stats(ddb);
@@ -453,5 +509,6 @@ int main(int argc, char **argv)
 	write_metrics(metrics_path, &rs, &ss, &ds, busy, cli_now_s() - start);
 	awsconf_free(&sqs_conf);
 	awsconf_free(&ddb_conf);
+	jsonschema_free(schema);
 	return status;
 }

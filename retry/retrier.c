@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -93,6 +94,7 @@ struct retrier {
 	struct hist *hist[HIST_BUCKETS];
 	bool fatal_set;
 	char fatal[1024];
+	int fatal_status;          /* EX_UNAVAILABLE, or EX_CONFIG: table or queue missing */
 	struct retrier_stats stats;
 	char last_warning[512];
 	unsigned long repeats;
@@ -116,18 +118,24 @@ static long long wall_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void set_fatal(struct retrier *rt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_fatal(struct retrier *rt, const char *fmt, ...)
+/* Stops the daemon: EX_UNAVAILABLE (AWS refused, or is not what answers),
+ * EX_CONFIG (the table, retry.fifo or the DLQ does not exist). */
+static void set_fatal_status(struct retrier *rt, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_fatal_status(struct retrier *rt, int status, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (rt->fatal_set)
 		return;
 	rt->fatal_set = true;
+	rt->fatal_status = status;
 	va_start(ap, fmt);
 	vsnprintf(rt->fatal, sizeof(rt->fatal), fmt, ap);
 	va_end(ap);
 }
+
+#define set_fatal(rt, ...) set_fatal_status((rt), EX_UNAVAILABLE, __VA_ARGS__)
 
 static void flush_repeats(struct retrier *rt)
 {
@@ -309,15 +317,21 @@ static void msg_done(struct msg *mg)
 	msg_free(mg);
 }
 
-/* Credentials refused (every request will be), or a certificate that does
- * not verify: waiting cannot cure it, so the daemon stops (exit 69) and
- * main says why, once. The message in hand stays in the queue and comes
- * back after its visibility timeout, for the next daemon to finish. */
+/* Credentials refused (every request will be), access denied, a
+ * certificate that does not verify, an answer that is not the service's
+ * (a proxy's 302 or 404, after awsreq's retries), retry.fifo or the DLQ
+ * missing: a verdict on the requests, never on the message, and waiting
+ * cannot cure it. The daemon stops (exit 69, or 78 for what is missing)
+ * and main says why, once. The message in hand stays in the queue and
+ * comes back after its visibility timeout, for the next daemon to finish. */
 static bool stop_if_refused(struct retrier *rt, const struct awsreq_result *res)
 {
-	if (res->cls != AWSREQ_AUTH && res->cls != AWSREQ_LOCAL)
+	if (!awsreq_class_stops(res->cls))
 		return false;
-	set_fatal(rt, "%s", res->summary);
+	if (res->cls == AWSREQ_MISSING)
+		set_fatal_status(rt, EX_CONFIG, "%s", res->summary);
+	else
+		set_fatal(rt, "%s", res->summary);
 	return true;
 }
 
@@ -492,8 +506,9 @@ static void send_dlq(struct msg *mg, char *body, size_t len)
 	}
 }
 
-/* A message that is not a retry envelope: to the DLQ as it is, with why. */
-static void msg_dlq_bad(struct msg *mg, const char *why)
+/* A message that is not a retry envelope (code "bad_message"), or whose
+ * event the schema refuses ("schema"): to the DLQ as it is, with why. */
+static void msg_dlq_bad(struct msg *mg, const char *code, const char *why)
 {
 	struct retrier *rt = mg->rt;
 	struct strbuf b = STRBUF_INIT;
@@ -501,15 +516,21 @@ static void msg_dlq_bad(struct msg *mg, const char *why)
 
 	rt->stats.bad++;
 	end_repeats(rt);
-	log_warnx("message %s in %s is not a retry envelope (%s): to %s", mg->m.message_id,
-	          rt->queue->name, why, rt->dlq->name);
+	if (strcmp(code, "schema") == 0)
+		log_warnx("message %s in %s: the event is not valid (%s): to %s", mg->m.message_id,
+		          rt->queue->name, why, rt->dlq->name);
+	else
+		log_warnx("message %s in %s is not a retry envelope (%s): to %s", mg->m.message_id,
+		          rt->queue->name, why, rt->dlq->name);
 	strbuf_adds(&b, "{\"_raw\":\"");
 	size_t keep = mg->m.body_len;
 	if (keep > SQS_MESSAGE_MAX_BYTES / 2) /* escaping may double it */
 		keep = SQS_MESSAGE_MAX_BYTES / 2;
 	strbuf_add_json_escaped(&b, mg->m.body, keep);
 	strbuf_adds(&b, keep < mg->m.body_len ? "\",\"_raw_truncated\":true" : "\"");
-	strbuf_adds(&b, ",\"_error\":{\"stage\":\"retry\",\"code\":\"bad_message\",\"reason\":\"");
+	strbuf_adds(&b, ",\"_error\":{\"stage\":\"retry\",\"code\":\"");
+	strbuf_adds(&b, code);
+	strbuf_adds(&b, "\",\"reason\":\"");
 	strbuf_add_json_escaped(&b, why, strlen(why));
 	strbuf_adds(&b, "\",\"retryable\":false}}");
 	char *body = strbuf_detach(&b, &len);
@@ -607,7 +628,20 @@ static void on_stored(void *arg, const struct awsreq_result *res)
 		msg_failed(mg, "persist", n < 0 ? "server_error" : "unprocessed", reason, true);
 		return;
 	}
-	if (res->cls == AWSREQ_AUTH || res->cls == AWSREQ_LOCAL) {
+	if (res->cls == AWSREQ_CLIENT && dynamodb_item_error(res->error_type)) {
+		/* the item itself refused (over 400 KB, say): no retry cures it */
+		warn_failure(rt, res->summary);
+		msg_failed(mg, "persist", "rejected", res->summary, false);
+		return;
+	}
+	if (res->cls == AWSREQ_MISSING) {
+		set_fatal_status(rt, EX_CONFIG, "DynamoDB table %s does not exist: %s", rt->opt.table,
+		                 res->summary);
+		msg_done(mg); /* it comes back; the daemon stops */
+		return;
+	}
+	if (stop_if_refused(rt, res) || res->cls == AWSREQ_CLIENT) {
+		/* about the request, not the event: the event stays in retry.fifo */
 		set_fatal(rt, "%s", res->summary);
 		msg_done(mg); /* it comes back; the daemon stops */
 		return;
@@ -663,21 +697,26 @@ static void on_sent(void *arg, const struct awsreq_result *res)
 		msg_failed(mg, "route", sender ? "rejected" : "send_failed", reason, !sender);
 		return;
 	}
-	if (sqs_error_no_queue(res->error_type)) {
+	if (res->cls == AWSREQ_MISSING || sqs_error_no_queue(res->error_type)) {
+		/* the client's queue: the event's problem, as in route */
 		sqs_queue_forget(mg->dest);
 		mg->dest->state = SQS_QUEUE_MISSING;
 		snprintf(mg->dest->error, sizeof(mg->dest->error), "%s", res->summary);
 		msg_failed(mg, "route", "no_queue", res->summary, false);
 		return;
 	}
-	if (res->cls == AWSREQ_AUTH || res->cls == AWSREQ_LOCAL) {
+	if (res->cls == AWSREQ_CLIENT && sqs_entry_error(res->error_type)) {
+		warn_failure(rt, res->summary);
+		msg_failed(mg, "route", "rejected", res->summary, false);
+		return;
+	}
+	if (stop_if_refused(rt, res) || res->cls == AWSREQ_CLIENT) {
 		set_fatal(rt, "%s", res->summary);
 		msg_done(mg);
 		return;
 	}
 	warn_failure(rt, res->summary);
-	msg_failed(mg, "route", res->cls == AWSREQ_CLIENT ? "rejected" : awsreq_class_name(res->cls),
-	           res->summary, res->retryable);
+	msg_failed(mg, "route", awsreq_class_name(res->cls), res->summary, res->retryable);
 }
 
 static void msg_send(struct msg *mg)
@@ -721,7 +760,10 @@ static void on_queue_changed(void *arg, struct sqs_queue *q)
 	struct retrier *rt = arg;
 
 	if (q == rt->queue || q == rt->dlq) {
-		if (q->state == SQS_QUEUE_MISSING || q->cls == AWSREQ_AUTH || q->cls == AWSREQ_LOCAL) {
+		if (q->state == SQS_QUEUE_MISSING) {
+			set_fatal_status(rt, EX_CONFIG, "%s", q->error);
+		} else if (q->state == SQS_QUEUE_UNKNOWN &&
+		           (awsreq_class_stops(q->cls) || q->cls == AWSREQ_CLIENT)) {
 			set_fatal(rt, "%s", q->error);
 		} else if (q->state == SQS_QUEUE_UNKNOWN) {
 			char errstr[256];
@@ -736,12 +778,12 @@ static void on_queue_changed(void *arg, struct sqs_queue *q)
 	}
 	struct msg *mg = q->user;
 	q->user = NULL;
-	if (q->state == SQS_QUEUE_UNKNOWN) {
-		if (q->cls == AWSREQ_AUTH || q->cls == AWSREQ_LOCAL)
-			set_fatal(rt, "%s", q->error); /* said once, at exit */
-		else
-			warn_failure(rt, q->error);
-	}
+	bool stop = q->state == SQS_QUEUE_UNKNOWN &&
+	            (awsreq_class_stops(q->cls) || q->cls == AWSREQ_CLIENT);
+	if (stop)
+		set_fatal(rt, "%s", q->error); /* said once, at exit */
+	else if (q->state == SQS_QUEUE_UNKNOWN)
+		warn_failure(rt, q->error);
 	/* Oldest first: the list was built by pushing at the head. */
 	struct msg *rev = NULL;
 	while (mg) {
@@ -753,7 +795,9 @@ static void on_queue_changed(void *arg, struct sqs_queue *q)
 	for (mg = rev; mg;) {
 		struct msg *next = mg->wait_next;
 		mg->wait_next = NULL;
-		if (q->state == SQS_QUEUE_UNKNOWN)
+		if (stop)
+			msg_done(mg); /* it comes back; the daemon stops */
+		else if (q->state == SQS_QUEUE_UNKNOWN)
 			msg_failed(mg, "route", awsreq_class_name(q->cls), q->error, true);
 		else
 			msg_send(mg);
@@ -804,7 +848,7 @@ static void msg_begin(struct msg *mg)
 	char reason[512];
 
 	if (event_envelope_parse(mg->m.body, mg->m.body_len, &mg->env, reason, sizeof(reason)) < 0) {
-		msg_dlq_bad(mg, reason);
+		msg_dlq_bad(mg, "bad_message", reason);
 		return;
 	}
 	mg->env_ok = true;
@@ -813,6 +857,24 @@ static void msg_begin(struct msg *mg)
 	const cJSON *uid = cJSON_GetObjectItemCaseSensitive(ev, "uid");
 	if (cJSON_IsString(uid) && uid->valuestring[0])
 		mg->uid = strdup(uid->valuestring);
+	/* retry.fifo is written by route, but anyone allowed to send to it
+	 * could forge an envelope: its event is checked against validate's
+	 * schema before anything is stored or any queue name is made from its
+	 * client. The "_" members are not the event's (validate takes them
+	 * out too); route never sends them, and they are never stored or sent. */
+	if (rt->opt.schema) {
+		struct jsonschema_error verr;
+		for (cJSON *item = ev ? ev->child : NULL, *next; item; item = next) {
+			next = item->next;
+			if (item->string && item->string[0] == '_')
+				cJSON_Delete(cJSON_DetachItemViaPointer(ev, item));
+		}
+		if (!jsonschema_validate(rt->opt.schema, ev, &verr)) {
+			cJSON_Delete(ev);
+			msg_dlq_bad(mg, "schema", verr.message);
+			return;
+		}
+	}
 	cJSON_Delete(ev);
 
 	if (mg->env.attempts >= rt->opt.max_attempts) {
@@ -829,12 +891,16 @@ static void msg_begin(struct msg *mg)
 		msg_hide(mg, to_seconds((long long)ms - (age > 0 ? age : 0)));
 		return;
 	}
-	mg->attempt = mg->env.attempts + (int)rc - 1;
-	if (mg->attempt > rt->opt.max_attempts) {
+	/* rc is at most SQS_RECEIVE_COUNT_MAX and attempts at most 10^6
+	 * (sqs.h, event.h): the sum is computed wide and compared before it
+	 * is narrowed, so a count from the other side cannot overflow it. */
+	long long attempt = (long long)mg->env.attempts + rc - 1;
+	if (attempt > rt->opt.max_attempts) {
 		/* the last attempt's outcome was never seen (or the DLQ send failed) */
 		msg_dlq(mg, rt->opt.max_attempts);
 		return;
 	}
+	mg->attempt = (int)attempt;
 	msg_attempt(mg);
 }
 
@@ -1026,6 +1092,11 @@ bool retrier_finished(const struct retrier *rt)
 const char *retrier_fatal(const struct retrier *rt)
 {
 	return rt->fatal_set ? rt->fatal : NULL;
+}
+
+int retrier_fatal_status(const struct retrier *rt)
+{
+	return rt->fatal_set ? rt->fatal_status : EX_OK;
 }
 
 const struct retrier_stats *retrier_stats(const struct retrier *rt)

@@ -13,6 +13,7 @@
 
 #include "awsreq.h"
 #include "event.h"
+#include "jsonschema.h"
 
 struct retrier_options {
 	const char *queue;         /* "retry.fifo" */
@@ -30,6 +31,8 @@ struct retrier_options {
 	bool exit_when_empty;      /* finish once the queue holds no message at all */
 	bool quiet;
 	uint64_t seed;             /* jitter seed, 0: from the clock */
+	const jsonschema *schema;  /* validate's schema: every event read is checked
+	                              against it before it is stored (borrowed) */
 };
 
 struct retrier_stats {
@@ -40,7 +43,8 @@ struct retrier_stats {
 	unsigned long failed;      /* attempts that failed (retryable) */
 	unsigned long backoffs;    /* ChangeMessageVisibility calls after a failed attempt */
 	unsigned long to_dlq;      /* sent to the DLQ (and deleted) */
-	unsigned long bad;         /* messages that were not a retry envelope (to the DLQ) */
+	unsigned long bad;         /* messages that were not a retry envelope, or whose
+	                              event the schema refuses (to the DLQ) */
 	unsigned long receives;    /* ReceiveMessage calls */
 	unsigned long empty;       /* ... that came back empty */
 };
@@ -82,6 +86,10 @@ bool retrier_finished(const struct retrier *rt);
 /* Non-NULL when something happened that waiting cannot cure (credentials
  * refused, a queue missing): the reason. */
 const char *retrier_fatal(const struct retrier *rt);
+
+/* The exit status for that stop: EX_CONFIG when the table, retry.fifo or
+ * the DLQ does not exist, EX_UNAVAILABLE otherwise. */
+int retrier_fatal_status(const struct retrier *rt);
 
 /* Drops what is remembered of messages not seen for a long time (another
  * consumer may have taken them). Call now and then. */

@@ -122,9 +122,10 @@ static void usage(FILE *f)
 	        "AWS_SHARED_CREDENTIALS_FILE), AWS_ENDPOINT_URL_SQS or AWS_ENDPOINT_URL,\n"
 	        "AWS_CA_BUNDLE, AWS_MAX_ATTEMPTS.\n"
 	        "\n"
-	        "Exit: 0 done, 64 usage, 66 an input could not be opened, 69 SQS refused\n"
-	        "(credentials; retry queue or DLQ missing), 71 out of memory, 74 I/O error, 75 stopped by a\n"
-	        "second signal before every record was accepted, 78 bad configuration.\n",
+	        "Exit: 0 done, 64 usage, 66 an input could not be opened, 69 SQS refused the\n"
+	        "request (credentials, access denied) or something else answered in its place,\n"
+	        "71 out of memory, 74 I/O error, 75 stopped by a second signal before every\n"
+	        "record was accepted, 78 bad configuration (retry queue or DLQ missing).\n",
 	        LINGER_MS_DEFAULT, INFLIGHT_DEFAULT, AWSCONF_MAX_ATTEMPTS_DEFAULT,
 	        RECORD_MAX_LINE_DEFAULT);
 }
@@ -321,6 +322,8 @@ int main(int argc, char **argv)
 	/* Set-up: configuration first, so a bad one costs no input. */
 	if (awsconf_load(&conf, &awsconf_sqs, errstr, sizeof(errstr)) < 0)
 		fatalx(EX_CONFIG, "%s", errstr);
+	if (conf.warning[0])
+		log_warnx("%s", conf.warning);
 	if (opt.max_attempts == 0)
 		opt.max_attempts = conf.max_attempts;
 	if (opt.verbose)
@@ -431,7 +434,7 @@ int main(int argc, char **argv)
 		if (held)
 			log_warnx("%lu record%s left without an outcome (not acknowledged)", held,
 			          held == 1 ? "" : "s");
-		status = strcmp(router_fatal(r), "out of memory") == 0 ? EX_OSERR : EX_UNAVAILABLE;
+		status = strcmp(router_fatal(r), "out of memory") == 0 ? EX_OSERR : router_fatal_status(r);
 	} else if (abandoned && held) {
 		log_warnx("stopped by a second signal: %lu record%s left without an outcome "
 		          "(not acknowledged)", held, held == 1 ? "" : "s");

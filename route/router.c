@@ -19,13 +19,16 @@
  *   Entries that come back Failed inside a 200 are sent again, after a
  *   backoff, when SQS says they may succeed (SenderFault false). For a
  *   client's queue that is max_attempts sends; then the record goes to
- *   retry.fifo with the error. A refusal (SenderFault true, or a request
- *   refused as invalid) sends the record to the DLQ with the reason.
- *   retry.fifo and the DLQ are the last resort: sends to them are repeated
- *   with a capped backoff for as long as it takes (back-pressure: input
- *   stops once the held records reach the limits). Credentials refused or
- *   a last-resort queue missing cannot be waited out: route reports it and
- *   the caller exits without writing the outcomes that did not happen. */
+ *   retry.fifo with the error. A refusal of one message (SenderFault true,
+ *   or a one-entry request refused for what a message may hold) sends the
+ *   record to the DLQ with the reason. retry.fifo and the DLQ are the last
+ *   resort: sends to them are repeated with a capped backoff for as long as
+ *   it takes (back-pressure: input stops once the held records reach the
+ *   limits). A request-level error is never a verdict on the records
+ *   (credentials or access refused, an answer that is not SQS's, a
+ *   last-resort queue missing): it cannot be waited out, route reports it
+ *   and the caller exits (69, or 78 for a missing queue) without writing
+ *   the outcomes that did not happen. */
 #define _GNU_SOURCE /* open_memstream */
 #include "router.h"
 
@@ -34,6 +37,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -113,6 +117,7 @@ struct router {
 	size_t buffered;
 	bool fatal_set;
 	char fatal[1024];
+	int fatal_status;              /* EX_UNAVAILABLE, or EX_CONFIG: a queue missing */
 	struct router_stats stats;
 	char last_warning[512];
 	unsigned long repeats;
@@ -128,18 +133,24 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void set_fatal(struct router *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_fatal(struct router *r, const char *fmt, ...)
+/* Stops the router: status EX_UNAVAILABLE (SQS refused, or is not what
+ * answers), EX_CONFIG (retry.fifo or the DLQ does not exist). */
+static void set_fatal_status(struct router *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_fatal_status(struct router *r, int status, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (r->fatal_set)
 		return;
 	r->fatal_set = true;
+	r->fatal_status = status;
 	va_start(ap, fmt);
 	vsnprintf(r->fatal, sizeof(r->fatal), fmt, ap);
 	va_end(ap);
 }
+
+#define set_fatal(r, ...) set_fatal_status((r), EX_UNAVAILABLE, __VA_ARGS__)
 
 static void flush_repeats(struct router *r)
 {
@@ -291,7 +302,7 @@ static void dest_missing(struct dest *d, struct rec *rec)
 	struct router *r = d->r;
 
 	if (d->kind != DEST_CLIENT) {
-		set_fatal(r, "%s", d->q->error);
+		set_fatal_status(r, EX_CONFIG, "%s", d->q->error);
 		return;
 	}
 	rec_mark(r, rec, "no_queue", d->q->error, 0);
@@ -323,7 +334,7 @@ static void on_queue_changed(void *arg, struct sqs_queue *q)
 		rec = d->wait;
 		d->wait = d->wait_tail = NULL;
 		if (d->kind != DEST_CLIENT)
-			set_fatal(r, "%s", q->error);
+			set_fatal_status(r, EX_CONFIG, "%s", q->error);
 		for (; rec; rec = next) {
 			next = rec->wait_next;
 			rec->wait_next = NULL;
@@ -331,7 +342,9 @@ static void on_queue_changed(void *arg, struct sqs_queue *q)
 		}
 		break;
 	default:
-		if (q->cls == AWSREQ_AUTH || q->cls == AWSREQ_LOCAL) {
+		/* Refused, or not SQS answering (after awsreq's retries): the
+		 * same for every name, so not the record's fault. */
+		if (awsreq_class_stops(q->cls) || q->cls == AWSREQ_CLIENT) {
 			set_fatal(r, "%s", q->error);
 			break;
 		}
@@ -832,22 +845,29 @@ static void on_batch_done(void *arg, const struct awsreq_result *res)
 				submit(nb, resend_delay(r, nb->sends));
 			}
 		}
-	} else if (sqs_error_no_queue(res->error_type)) {
-		/* deleted under us */
+	} else if (res->cls == AWSREQ_MISSING || sqs_error_no_queue(res->error_type)) {
+		/* deleted under us: a client's queue is its records' problem (to
+		 * the DLQ, "no_queue"); retry.fifo or the DLQ stops route */
 		sqs_queue_forget(d->q);
 		d->q->state = SQS_QUEUE_MISSING;
 		snprintf(d->q->error, sizeof(d->q->error), "%s", res->summary);
 		for (size_t i = 0; i < b->sb.n; i++)
 			dest_missing(d, b->rec[i]);
-	} else if (res->cls == AWSREQ_AUTH || res->cls == AWSREQ_LOCAL) {
-		set_fatal(r, "%s", res->summary);
-	} else if (res->cls == AWSREQ_CLIENT) {
+	} else if (res->cls == AWSREQ_CLIENT && sqs_entry_error(res->error_type)) {
+		/* may be one message's fault: alone, it is refused for itself */
 		if (b->sb.n > 1) {
 			split(b);
 		} else if (b->sb.n == 1) {
 			warn_failure(r, res->summary);
 			give_up(r, d, b->rec[0], "rejected", res->summary, false);
 		}
+	} else if (awsreq_class_stops(res->cls) || res->cls == AWSREQ_CLIENT) {
+		/* Credentials refused, access denied, a certificate that does not
+		 * verify, an answer that is not SQS's (a proxy's 302 or 404, after
+		 * awsreq's retries), a refusal of the request as such: a verdict
+		 * on the request, never on its records. No record is marked;
+		 * those without an outcome come again after a restart. */
+		set_fatal(r, "%s", res->summary);
 	} else if (d->kind == DEST_CLIENT) {
 		/* throttled, 5xx or unreachable after awsreq's attempts */
 		warn_failure(r, res->summary);
@@ -922,7 +942,7 @@ int router_start(struct router *r)
 		return -1;
 	for (struct dest *d = r->dests; d; d = d->next) {
 		if (d->q->state == SQS_QUEUE_MISSING)
-			set_fatal(r, "%s", d->q->error);
+			set_fatal_status(r, EX_CONFIG, "%s", d->q->error);
 		else if (d->q->state == SQS_QUEUE_UNKNOWN)
 			lookup(d);
 	}
@@ -938,6 +958,11 @@ bool router_ready(const struct router *r)
 const char *router_fatal(const struct router *r)
 {
 	return r->fatal_set ? r->fatal : NULL;
+}
+
+int router_fatal_status(const struct router *r)
+{
+	return r->fatal_set ? r->fatal_status : EX_OK;
 }
 
 /* Decides where a parsed record goes. obj: the record, or NULL when the

@@ -59,6 +59,11 @@ bool router_ready(const struct router *r);
  * caller exits. */
 const char *router_fatal(const struct router *r);
 
+/* The exit status for that stop: EX_CONFIG when retry.fifo or the DLQ does
+ * not exist, EX_UNAVAILABLE otherwise (out of memory included: the caller
+ * tells that one by its text). */
+int router_fatal_status(const struct router *r);
+
 /* Takes one input line (copied) and starts it on its way. Returns 0, or
  * -1 when out of memory. */
 int router_add(struct router *r, const struct record_line *line);

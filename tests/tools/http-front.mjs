@@ -39,6 +39,19 @@
 //                       forwarded: a revoked key or an expired session token
 //   --hang RATE         never answered and not forwarded; the connection stays
 //                       open until the client gives up or the front exits
+//   --status RATE       answer --status-answer, not forwarded: what a proxy, a
+//                       load balancer or a misconfigured endpoint answers
+//   --status-answer CODE:BODY  the status and body of --status (default
+//                       "302:", with a Location header for a 3xx); a BODY
+//                       that parses as JSON goes as application/x-amz-json-1.0
+//                       (e.g. 400:{"__type":"…#ResourceNotFoundException",…}),
+//                       any other as text/html
+//   --big-body RATE     forwarded; the answer's body padded with blanks after
+//                       the JSON to --big-bytes (an answer over a client's cap)
+//   --big-bytes N       the padded size (default 34603008: 33 MiB)
+//   --receive-count N   every ReceiveMessage answer forwarded with each
+//                       message's ApproximateReceiveCount replaced by the
+//                       string N (a number from the other side, any digits)
 //   --ops LIST          faults apply only to these operations (comma list of
 //                       X-Amz-Target operation names, e.g. BatchWriteItem);
 //                       default all. Latency applies to every request.
@@ -51,7 +64,8 @@
 //   --quiet             no counters on stderr at exit
 //   --help
 // A request gets at most one fault, tried in this order: hang, reset,
-// truncate, error5xx, throttle, unprocessed, sqs-failed, auth. With first:K, a kind
+// truncate, error5xx, throttle, unprocessed, sqs-failed, auth, status,
+// big-body. With first:K, a kind
 // counts the eligible requests that no earlier kind took: "--reset first:1
 // --truncate first:1" resets the first request and truncates the second.
 //
@@ -83,12 +97,17 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 
 const PROG = 'http-front';
-const KINDS = ['hang', 'reset', 'truncate', 'error5xx', 'throttle', 'unprocessed', 'sqs-failed', 'auth'];
+const KINDS = ['hang', 'reset', 'truncate', 'error5xx', 'throttle', 'unprocessed', 'sqs-failed', 'auth',
+	'status', 'big-body'];
+// kinds added after the seeded sequences were in use: they draw only when asked
+const LATE = new Set(['auth', 'status', 'big-body']);
 
 function usage(out) {
 	out.write(`usage: http-front --upstream URL [--port N] [--delay-ms N] [--throttle RATE]
          [--error5xx RATE] [--unprocessed RATE] [--sqs-failed RATE]
          [--truncate RATE] [--reset RATE] [--hang RATE] [--auth RATE] [--ops LIST]
+         [--status RATE] [--status-answer CODE:BODY] [--big-body RATE] [--big-bytes N]
+         [--receive-count N]
          [--seed S] [--stats-file F] [--log-file F] [--quiet]
 RATE: a probability (0.1), a percentage (10%) or first:K. Prints its URL
 first on stdout; counters as a JSON line on stderr on SIGUSR1 and at exit.
@@ -116,6 +135,11 @@ try {
 			reset: { type: 'string' },
 			hang: { type: 'string' },
 			auth: { type: 'string' },
+			status: { type: 'string' },
+			'status-answer': { type: 'string' },
+			'big-body': { type: 'string' },
+			'big-bytes': { type: 'string' },
+			'receive-count': { type: 'string' },
 			ops: { type: 'string' },
 			seed: { type: 'string' },
 			'stats-file': { type: 'string' },
@@ -167,6 +191,16 @@ let seed = whole('seed', a.seed, 0, 2 ** 32 - 1, 1);
 const faults = {};
 for (const k of KINDS) faults[k] = rate(k, a[k]);
 const ops = a.ops ? new Set(a.ops.split(',').filter(Boolean)) : null;
+let statusAnswer = { code: 302, body: '' };
+if (a['status-answer'] !== undefined) {
+	const m = /^([1-5][0-9][0-9]):(.*)$/s.exec(a['status-answer']);
+	if (!m) die(64, `--status-answer: '${a['status-answer']}' is not CODE:BODY`);
+	statusAnswer = { code: Number(m[1]), body: m[2] };
+}
+const bigBytes = whole('big-bytes', a['big-bytes'], 1, 2 ** 30, 34603008);
+if (a['receive-count'] !== undefined && !/^[0-9]+$/.test(a['receive-count']))
+	die(64, `--receive-count: '${a['receive-count']}' is not digits`);
+const receiveCount = a['receive-count'];
 
 // mulberry32: small, seeded, good enough for fault draws.
 function rand() {
@@ -179,7 +213,8 @@ function rand() {
 
 const stats = {
 	requests: 0, forwarded: 0, throttle: 0, error5xx: 0, unprocessed: 0, unprocessed_items: 0,
-	sqs_failed: 0, sqs_failed_entries: 0, truncate: 0, reset: 0, hang: 0, auth: 0, upstream_error: 0, ops: {},
+	sqs_failed: 0, sqs_failed_entries: 0, truncate: 0, reset: 0, hang: 0, auth: 0, status: 0, big_body: 0,
+	receive_count: 0, upstream_error: 0, ops: {},
 };
 function statsLine() {
 	return JSON.stringify({ prog: PROG, stats: 'front', ...stats });
@@ -278,7 +313,7 @@ function pickFault(op) {
 		const f = faults[k];
 		// auth came last: drawing for it only when asked keeps the other
 		// kinds' seeded sequences what they were before it existed
-		const draw = k === 'auth' && !f ? 0 : rand();
+		const draw = LATE.has(k) && !f ? 0 : rand();
 		if (!f || !eligible) continue;
 		if (k === 'unprocessed' && op !== 'BatchWriteItem') continue;
 		if (k === 'sqs-failed' && op !== 'SendMessageBatch') continue;
@@ -351,6 +386,19 @@ async function handle(req, res, body) {
 			message: 'The security token included in the request is invalid.',
 		});
 		return;
+	case 'status': {
+		stats.status++;
+		const { code, body: text } = statusAnswer;
+		let json = false;
+		try {
+			JSON.parse(text);
+			json = text !== '';
+		} catch { /* html */ }
+		const h = { 'content-type': json ? 'application/x-amz-json-1.0' : 'text/html' };
+		if (code >= 300 && code < 400) h.location = 'http://127.0.0.1:1/elsewhere';
+		send(res, code, h, Buffer.from(text));
+		return;
+	}
 	case 'unprocessed':
 		return partialBatchWrite(res, req, body);
 	case 'sqs-failed':
@@ -360,6 +408,22 @@ async function handle(req, res, body) {
 	}
 
 	const r = await forward(req, body);
+	if (fault === 'big-body') {
+		stats.big_body++;
+		const pad = Math.max(0, bigBytes - r.body.length);
+		return send(res, r.status, r.headers, Buffer.concat([r.body, Buffer.alloc(pad, ' ')]));
+	}
+	if (receiveCount !== undefined && op === 'ReceiveMessage' && r.status === 200) {
+		try {
+			const doc = JSON.parse(r.body);
+			for (const m of doc.Messages || []) {
+				m.Attributes = m.Attributes || {};
+				m.Attributes.ApproximateReceiveCount = receiveCount;
+				stats.receive_count++;
+			}
+			return send(res, r.status, r.headers, Buffer.from(JSON.stringify(doc)));
+		} catch { /* not JSON: as it came */ }
+	}
 	if (fault === 'truncate' || fault === 'reset') {
 		stats[fault]++;
 		const h = {};

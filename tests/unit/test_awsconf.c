@@ -197,6 +197,77 @@ static void test_bad_settings_are_named(void **state)
 	awsconf_free(&c);
 }
 
+/* Issue 12: no message shows an endpoint's user information; plain http
+ * off this machine is said once; a credentials file that is a FIFO or a
+ * device is refused at once, never read. */
+static void test_hygiene(void **state)
+{
+	(void)state;
+	struct awsconf c;
+	char err[512], out[128];
+
+	awsconf_redact_url("http://user:pa55@host:1/x", out, sizeof(out));
+	assert_string_equal(out, "http://***@host:1/x");
+	awsconf_redact_url("ftp://u:p/a#s@h", out, sizeof(out));
+	assert_string_equal(out, "ftp://***@h");
+	awsconf_redact_url("http://host/", out, sizeof(out));
+	assert_string_equal(out, "http://host/");
+
+	assert_true(awsconf_host_loopback("127.0.0.1:4566"));
+	assert_true(awsconf_host_loopback("127.1.2.3"));
+	assert_true(awsconf_host_loopback("localhost:80"));
+	assert_true(awsconf_host_loopback("sqs.us-east-1.localhost:9324"));
+	assert_true(awsconf_host_loopback("[::1]:8000"));
+	assert_false(awsconf_host_loopback("10.0.0.1:4566"));
+	assert_false(awsconf_host_loopback("127.0.0.1.example.com"));
+	assert_false(awsconf_host_loopback("[::2]"));
+	assert_false(awsconf_host_loopback("localhost.example.com"));
+
+	env_keys();
+	setenv("AWS_REGION", "us-east-1", 1);
+	static const char *const bad[] = {
+		"ftp://user:pa55w0rd@h/", "http://user:pa55w0rd@h/?q", "http://user:pa55w0rd@h:x/",
+		"http://user:pa/55w0rd@h/", NULL,
+	};
+	for (int i = 0; bad[i]; i++) {
+		setenv("AWS_ENDPOINT_URL", bad[i], 1);
+		assert_int_equal(awsconf_load(&c, &awsconf_sqs, err, sizeof(err)), -1);
+		assert_null(strstr(err, "pa55w0rd"));
+		assert_null(strstr(err, "55w0rd"));
+	}
+
+	setenv("AWS_ENDPOINT_URL", "http://10.1.2.3:4566", 1);
+	assert_int_equal(awsconf_load(&c, &awsconf_sqs, err, sizeof(err)), 0);
+	assert_non_null(strstr(c.warning, "not loopback"));
+	awsconf_free(&c);
+	setenv("AWS_ENDPOINT_URL", "https://10.1.2.3:4566", 1);
+	assert_int_equal(awsconf_load(&c, &awsconf_sqs, err, sizeof(err)), 0);
+	assert_string_equal(c.warning, "");
+	awsconf_free(&c);
+	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566", 1);
+	assert_int_equal(awsconf_load(&c, &awsconf_sqs, err, sizeof(err)), 0);
+	assert_string_equal(c.warning, "");
+	awsconf_free(&c);
+
+	char fifo[128];
+	snprintf(fifo, sizeof(fifo), "%s/creds.fifo", tmpdir);
+	unlink(fifo);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	setenv("AWS_SHARED_CREDENTIALS_FILE", fifo, 1);
+	assert_int_equal(awsconf_load(&c, &awsconf_sqs, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "a FIFO, not a regular file"));
+	unlink(fifo);
+	setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null", 1);
+	assert_int_equal(awsconf_load(&c, &awsconf_sqs, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "a device, not a regular file"));
+	env_keys();
+	setenv("AWS_CA_BUNDLE", "/dev/zero", 1);
+	assert_int_equal(awsconf_load(&c, &awsconf_sqs, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "AWS_CA_BUNDLE /dev/zero: a device"));
+}
+
 static void test_env_credentials(void **state)
 {
 	(void)state;
@@ -375,6 +446,7 @@ int main(void)
 		cmocka_unit_test_setup(test_endpoint_overrides, clean_env),
 		cmocka_unit_test_setup(test_parse_endpoint, clean_env),
 		cmocka_unit_test_setup(test_bad_settings_are_named, clean_env),
+		cmocka_unit_test_setup(test_hygiene, clean_env),
 		cmocka_unit_test_setup(test_env_credentials, clean_env),
 		cmocka_unit_test_setup(test_credentials_file_profiles, clean_env),
 		cmocka_unit_test_setup(test_malformed_file_never_shows_the_secret, clean_env),

@@ -94,7 +94,8 @@ static void test_classify(void **state)
 	for (long s = 500; s <= 504; s++)
 		if (s != 501)
 			assert_int_equal(awsreq_classify(s, 0, ""), AWSREQ_TRANSIENT);
-	assert_int_equal(awsreq_classify(501, 0, ""), AWSREQ_CLIENT);
+	/* no AWS error code: not the service answering (a gateway's 501) */
+	assert_int_equal(awsreq_classify(501, 0, ""), AWSREQ_UNEXPECTED);
 	assert_int_equal(awsreq_classify(500, 0, "InternalServerError"), AWSREQ_TRANSIENT);
 	assert_int_equal(awsreq_classify(400, 0, "RequestTimeout"), AWSREQ_TRANSIENT);
 	/* connection failures */
@@ -104,7 +105,18 @@ static void test_classify(void **state)
 	assert_int_equal(awsreq_classify(0, CURLE_RECV_ERROR, ""), AWSREQ_CONNECTION);
 	/* never retried: validation, auth, local trouble */
 	assert_int_equal(awsreq_classify(400, 0, "ValidationException"), AWSREQ_CLIENT);
-	assert_int_equal(awsreq_classify(400, 0, "ResourceNotFoundException"), AWSREQ_CLIENT);
+	/* a table or queue that does not exist: configuration */
+	assert_int_equal(awsreq_classify(400, 0, "ResourceNotFoundException"), AWSREQ_MISSING);
+	assert_int_equal(awsreq_classify(400, 0, "QueueDoesNotExist"), AWSREQ_MISSING);
+	assert_int_equal(awsreq_classify(400, 0, "AWS.SimpleQueueService.NonExistentQueue"),
+	                 AWSREQ_MISSING);
+	/* redirects, a proxy's pages: whatever the body says */
+	assert_int_equal(awsreq_classify(302, 0, ""), AWSREQ_UNEXPECTED);
+	assert_int_equal(awsreq_classify(301, 0, "ValidationException"), AWSREQ_UNEXPECTED);
+	assert_int_equal(awsreq_classify(404, 0, ""), AWSREQ_UNEXPECTED);
+	assert_int_equal(awsreq_classify(100, 0, ""), AWSREQ_UNEXPECTED);
+	assert_int_equal(awsreq_classify(400, 0, "AccessDeniedException"), AWSREQ_AUTH);
+	assert_int_equal(awsreq_classify(403, 0, "AccessDenied"), AWSREQ_AUTH);
 	assert_int_equal(awsreq_classify(400, 0, "ConditionalCheckFailedException"), AWSREQ_CLIENT);
 	assert_int_equal(awsreq_classify(400, 0, "UnrecognizedClientException"), AWSREQ_AUTH);
 	assert_int_equal(awsreq_classify(403, 0, "InvalidSignatureException"), AWSREQ_AUTH);
@@ -118,7 +130,46 @@ static void test_classify(void **state)
 	assert_false(awsreq_class_retryable(AWSREQ_CLIENT));
 	assert_false(awsreq_class_retryable(AWSREQ_AUTH));
 	assert_false(awsreq_class_retryable(AWSREQ_LOCAL));
+	assert_false(awsreq_class_retryable(AWSREQ_MISSING));
+	assert_false(awsreq_class_retryable(AWSREQ_UNEXPECTED));
+	assert_true(awsreq_class_stops(AWSREQ_AUTH));
+	assert_true(awsreq_class_stops(AWSREQ_LOCAL));
+	assert_true(awsreq_class_stops(AWSREQ_MISSING));
+	assert_true(awsreq_class_stops(AWSREQ_UNEXPECTED));
+	assert_false(awsreq_class_stops(AWSREQ_CLIENT));
+	assert_false(awsreq_class_stops(AWSREQ_TRANSIENT));
 	assert_string_equal(awsreq_class_name(AWSREQ_THROTTLED), "throttled");
+	assert_string_equal(awsreq_class_name(AWSREQ_MISSING), "missing");
+	assert_string_equal(awsreq_class_name(AWSREQ_UNEXPECTED), "unexpected");
+}
+
+/* Server text on its way to a log line: no control byte, bounded. */
+static void test_clean_text(void **state)
+{
+	char out[64];
+	(void)state;
+
+	awsreq_clean_text("plain text", 10, out, sizeof(out));
+	assert_string_equal(out, "plain text");
+	awsreq_clean_text("a\nb\x1b[31mc\r", 10, out, sizeof(out));
+	assert_string_equal(out, "a\\x0ab\\x1b[31mc\\x0d");
+	awsreq_clean_text("\x7f\xc2\x9b\xff", 4, out, sizeof(out)); /* DEL, C1 CSI, not UTF-8 */
+	assert_string_equal(out, "\\x7f\\xc2\\x9b\\xff");
+	awsreq_clean_text("caf\xc3\xa9", 5, out, sizeof(out)); /* UTF-8 stays */
+	assert_string_equal(out, "caf\xc3\xa9");
+	char big[300];
+	memset(big, 'x', sizeof(big));
+	awsreq_clean_text(big, sizeof(big), out, sizeof(out));
+	assert_int_equal(strlen(out), sizeof(out) - 1);
+	assert_string_equal(out + sizeof(out) - 4, "...");
+	awsreq_clean_text(big, sizeof(big), out, 2);
+	assert_string_equal(out, "x");
+	/* parse_error cleans what it takes */
+	char type[64], msg[64];
+	const char *body = "{\"__type\":\"ns#Bad\\u001bCode\",\"message\":\"line\\nnext\\u001b[2J\"}";
+	awsreq_parse_error(body, strlen(body), NULL, type, sizeof(type), msg, sizeof(msg));
+	assert_string_equal(type, "Bad\\x1bCode");
+	assert_string_equal(msg, "line\\x0anext\\x1b[2J");
 }
 
 static void test_parse_error(void **state)
@@ -657,6 +708,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_backoff_bounds),
 		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_clean_text),
 		cmocka_unit_test(test_parse_error),
 		cmocka_unit_test(test_latency),
 		cmocka_unit_test(test_request_headers_and_signature),
