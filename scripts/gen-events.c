@@ -14,10 +14,16 @@
  * With --invalid PCT about PCT% of the lines are broken on purpose, in the
  * kinds of the table below, taken in turn (the k-th broken line is of kind
  * k mod 9, and each kind rotates through its variants), so any run of 9 or
- * more broken lines has every kind.
+ * more broken lines has every kind. With --broken-list FILE it also says
+ * which lines it broke and how, one "LINE KIND FIELD" line each (LINE
+ * counted from 1; KIND one of the names in kind_names; FIELD the member
+ * the kind changed or left out, "-" when the line is not an object), so
+ * tests can check a validator against what was done, not against itself.
  *
- * Reads nothing. Writes only events to stdout; diagnostics to stderr.
- * Exit: 0 ok, 64 usage, 74 stdout could not be written (a closed pipe too).
+ * Reads nothing. Writes only events to stdout (and the list to FILE);
+ * diagnostics to stderr.
+ * Exit: 0 ok, 64 usage, 73 the list could not be created, 74 stdout (or
+ * the list) could not be written (a closed pipe too).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -99,6 +105,11 @@ static const char *const not_object[] = {
 	"42",
 	"null",
 };
+/* The names --broken-list writes, in enum kind order. */
+static const char *const kind_names[NKINDS] = {
+	"client",   "event_type", "context",   "missing",    "date",
+	"not_json", "wrong_type", "truncated", "not_object",
+};
 static const unsigned nvariants[NKINDS] = {
 	NELEM(bad_clients), NELEM(bad_types), NELEM(bad_contexts), 5, NELEM(bad_dates),
 	NELEM(not_json),    NELEM(wrong_types), 1,                  NELEM(not_object),
@@ -109,7 +120,7 @@ static const char *const field_names[] = {"uid", "context", "event_type", "clien
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: gen-events [-n count] [--invalid PCT] [--seed S]\n"
+	        "usage: gen-events [-n count] [--invalid PCT] [--seed S] [--broken-list FILE]\n"
 	        "\n"
 	        "Writes COUNT seed-like events to stdout, one JSON object a line:\n"
 	        "  {\"uid\",\"context\",\"event_type\",\"client\",\"created_at\"}\n"
@@ -122,6 +133,13 @@ static void usage(FILE *f)
 	        "                     (default 0)\n"
 	        "  -s, --seed S       seed of the generator, 0 to 2^63-1 (default 1); other\n"
 	        "                     seeds give other uids, so runs can share a table\n"
+	        "  -b, --broken-list FILE\n"
+	        "                     also write to FILE which lines were broken and how,\n"
+	        "                     one \"LINE KIND FIELD\" line each (LINE from 1; KIND\n"
+	        "                     client, event_type, context, missing, date,\n"
+	        "                     not_json, wrong_type, truncated or not_object; FIELD\n"
+	        "                     the member changed or left out, - for the last three\n"
+	        "                     and not_json)\n"
 	        "  -h, --help         this text\n"
 	        "  -V, --version      print the version\n"
 	        "\n"
@@ -141,7 +159,8 @@ static void usage(FILE *f)
 	        "  9 not an object    a JSON array, string, number or null\n"
 	        "Every line is valid UTF-8 and ends in a newline.\n"
 	        "\n"
-	        "Exit: 0 ok, 64 usage, 74 stdout could not be written (a closed pipe too).\n");
+	        "Exit: 0 ok, 64 usage, 73 FILE could not be created, 74 stdout or FILE could\n"
+	        "not be written (a closed pipe too).\n");
 }
 
 static long long parse_range(const char *opt, const char *s, long long lo, long long hi)
@@ -406,12 +425,39 @@ static char *put_broken(char *p, struct event *ev, enum kind k, unsigned v)
 	return put_object(p, ev, skip);
 }
 
+/* The member a broken line of kind k, variant v changed or left out; "-"
+ * when the line is not an object with the five members. */
+static const char *broken_field(enum kind k, unsigned v)
+{
+	switch (k) {
+	case K_CLIENT:
+		return "client";
+	case K_EVENT_TYPE:
+		return "event_type";
+	case K_CONTEXT:
+		return "context";
+	case K_MISSING:
+		return field_names[v];
+	case K_DATE:
+		return "created_at";
+	case K_WRONG_TYPE:
+		return field_names[wrong_types[v].field];
+	case K_NOT_JSON:
+	case K_TRUNCATED:
+	case K_NOT_OBJECT:
+	case NKINDS:
+		break;
+	}
+	return "-";
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"count", required_argument, NULL, 'n'},
 		{"invalid", required_argument, NULL, 'i'},
 		{"seed", required_argument, NULL, 's'},
+		{"broken-list", required_argument, NULL, 'b'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -420,11 +466,16 @@ int main(int argc, char **argv)
 	size_t ctx_len[NELEM(contexts)], type_len[NELEM(event_types)], client_len[NELEM(clients)];
 	char quoted[NELEM(contexts) + NELEM(event_types) + NELEM(clients)][64];
 	const char *ctx_q[NELEM(contexts)], *type_q[NELEM(event_types)], *client_q[NELEM(clients)];
+	const char *list_path = NULL;
+	FILE *list = NULL;
 	int ch;
 
 	log_init(argv[0], false);
-	while ((ch = getopt_long(argc, argv, "hi:n:s:V", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "b:hi:n:s:V", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'b':
+			list_path = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return EX_OK;
@@ -451,6 +502,8 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	signal(SIGPIPE, SIG_IGN); /* a closed pipe is EPIPE: exit 74 */
+	if (list_path && !(list = fopen(list_path, "w")))
+		fatal(EX_CANTCREAT, "%s", list_path);
 
 	/* The values with their quotes, once. */
 	size_t q = 0;
@@ -505,6 +558,9 @@ int main(int argc, char **argv)
 			struct event broken = ev; /* the kind changes its copy */
 			p = put_broken(p, &broken, k, v);
 			nbroken++;
+			if (list && fprintf(list, "%lld %s %s\n", n + 1, kind_names[k],
+			                    broken_field(k, v)) < 0)
+				fatal(EX_IOERR, "%s", list_path);
 		} else {
 			p = put_object(p, &ev, -1);
 		}
@@ -512,6 +568,8 @@ int main(int argc, char **argv)
 		outlen = (size_t)(p - outbuf);
 	}
 	flush_out();
+	if (list && fclose(list) == EOF)
+		fatal(EX_IOERR, "%s", list_path);
 	if (fclose(stdout) == EOF)
 		fatal(EX_IOERR, "stdout");
 	return EX_OK;

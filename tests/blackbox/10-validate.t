@@ -98,14 +98,53 @@ is "$(jfield _error.code < "$T/out")" not_object "a wrapped non-JSON payload is 
 like "$(jfield _error.reason < "$T/out")" "not JSON" "with the payload's own reason"
 is "$(jfield _src.offset < "$T/out")" 3 "and keeps its metadata"
 
+# --- the generator's broken lines, exactly -----------------------------------
+# gen-events --broken-list says which lines it broke and how ("LINE KIND
+# FIELD"); validate must mark exactly those, each for what was broken.
+# expect_marks LIST: "LINE CODE KEYWORD FIELD" per broken line, from the list
+expect_marks() {
+	awk '{ k = $2; f = $3
+		if (k == "client" || k == "event_type" || k == "context") print $1, "schema enum", f
+		else if (k == "date") print $1, "schema format", f
+		else if (k == "missing") print $1, "schema required", f
+		else if (k == "wrong_type") print $1, "schema type", f
+		else if (k == "not_json" || k == "truncated") print $1, "json - -"
+		else if (k == "not_object") print $1, "not_object - -"
+		else print $1, "UNKNOWN-KIND", k }' "$1"
+}
+# marks OUT: "LINE CODE KEYWORD FIELD" per marked record of a plain run (one
+# record out per line in): FIELD from the pointer, or the property a
+# "required" reason names; LINE the record's place, checked against _error.line
+marks() {
+	node -e '
+		const fs = require("fs");
+		fs.readFileSync(process.argv[1], "utf8").split("\n").filter((l) => l !== "").forEach((l, i) => {
+			const e = JSON.parse(l)._error;
+			if (!e) return;
+			let f = e.pointer ? e.pointer.replace(/^\//, "") : "-";
+			if (e.keyword === "required") f = (/required property "([^"]+)"/.exec(e.reason) || [])[1] || "?";
+			const line = e.line === i + 1 ? i + 1 : `${i + 1}(_error.line ${e.line})`;
+			console.log(`${line} ${e.code} ${e.keyword || "-"} ${f}`);
+		});' "$1"
+}
+"$GEN" -n 1000 --invalid 5 --seed 3 --broken-list "$T/mixed.broken" > "$T/mixed"
+is "$?" 0 "gen-events --broken-list: exit 0"
+is "$(cut -d' ' -f2 "$T/mixed.broken" | sort -u | tr '\n' ' ')" \
+	"client context date event_type missing not_json not_object truncated wrong_type " \
+	"the generator broke $(wc -l < "$T/mixed.broken") lines, of all nine kinds"
+"$V" 2>> "$T/stats.err" "$T/mixed" > "$T/plain"
+is "$?" 0 "a plain run over them: exit 0"
+is "$(wc -l < "$T/plain")" 1000 "one record out per line in"
+is "$(marks "$T/plain")" "$(expect_marks "$T/mixed.broken")" \
+	"validate marks exactly the lines the generator broke, each with the code, keyword and member of what was broken"
+ok cmp -s <(grep -v '"_error"' "$T/plain") <(awk 'NR == FNR { b[$1] = 1; next } !(FNR in b)' "$T/mixed.broken" "$T/mixed") \
+	"the lines the generator left alone come out byte for byte, in order"
+
 # --- --rejects, --quiet, --values -----------------------------------------
-"$GEN" -n 1000 --invalid 5 --seed 3 > "$T/mixed"
 "$V" 2>> "$T/stats.err" --rejects "$T/rej" "$T/mixed" > "$T/good"
 is "$?" 0 "--rejects: exit 0"
-is "$(( $(wc -l < "$T/good") + $(wc -l < "$T/rej") ))" "$(grep -cv '^[[:space:]]*$' "$T/mixed")" "--rejects: every record is in one of the two files"
-is "$(grep -c '"_error"' "$T/good")" 0 "--rejects: no invalid record on stdout"
-is "$(grep -c '"_error"' "$T/rej")" "$(wc -l < "$T/rej")" "--rejects: every reject is marked"
-ok test "$(wc -l < "$T/rej")" -gt 0 "--rejects: the generator's broken lines were caught"
+ok cmp -s "$T/good" <(grep -v '"_error"' "$T/plain") "--rejects: stdout is the plain run's unmarked records, byte for byte, in order"
+ok cmp -s "$T/rej" <(grep '"_error"' "$T/plain") "--rejects: the rejects file is the plain run's marked records, byte for byte, in order"
 "$V" 2>> "$T/stats.err" -q "$T/mixed" > "$T/out"; is "$?" 65 "-q with invalid records: exit 65"
 is "$(wc -c < "$T/out")" 0 "-q writes nothing"
 "$V" 2>> "$T/stats.err" -q "$T/valid.ndjson"; is "$?" 0 "-q with all valid: exit 0"
@@ -136,15 +175,16 @@ is "$(wc -l < "$T/out")" 2000 "the other inputs are still read"
 "$V" "$T/big" 2> "$T/err" | head -n 1 > /dev/null
 is "${PIPESTATUS[0]}" 74 "closed output pipe: exit 74"
 mkfifo "$T/fifo"
-( "$V" 2>> "$T/stats.err" < "$T/fifo" > "$T/out"; echo $? > "$T/rc" ) &
-bg=$!
+"$V" 2>> "$T/stats.err" < "$T/fifo" > "$T/out" &
+vpid=$! # validate itself (the shell execs it after the redirections)
 exec 7> "$T/fifo"
 head -n 100 "$T/big" >&7
 sleep 0.5
-pkill -TERM -f "^$V\$"
-wait "$bg"
+kill -TERM "$vpid"
+wait "$vpid"
+rc=$?
 exec 7>&-
-is "$(cat "$T/rc")" 0 "SIGTERM while waiting for input: exit 0"
+is "$rc" 0 "SIGTERM while waiting for input: exit 0"
 is "$(wc -l < "$T/out")" 100 "SIGTERM: the records read so far were written"
 
 done_testing

@@ -82,13 +82,15 @@ with_timeout 60 "$RETRY" -v --exit-when-empty "${FAST[@]}" 2> "$T/up.err"
 is "$?" 0 "retry --exit-when-empty: exit 0 once retry.fifo is empty"
 # (and the one with no queue: the item is written before the send, as in the pipeline)
 is "$(ddb_count pismo)" "$((BEFORE + 201))" "all 200 events stored"
+# Counted by the queue's attributes before any receive: a message received
+# and not deleted is in flight, which a ReceiveMessage cannot see.
+is "$(sqs_count retry.fifo)" 0 "retry.fifo is empty: nothing visible, in flight or delayed"
 drain_all "$T/q2"
 CLIENT_MSGS=$(cat "$T/q2"/Client_* | wc -l)
 is "$CLIENT_MSGS" 200 "200 messages in the client queues"
 rjs delivered "$T/up.in" "$T/q2" > "$T/c2"
 is "$(cat "$T/c2")" '{"missing":0,"duplicated":0,"extra":0,"body_mismatch":0}' \
 	"each event in its client's queue, once, the body the event itself"
-is "$(wc -l < "$T/q2/retry.fifo")" 0 "retry.fifo is empty"
 is "$(wc -l < "$T/q2/dlq.fifo")" 2 "the DLQ holds two messages: the one that was not an envelope, the event with no queue"
 like "$(grep _raw "$T/q2/dlq.fifo")" '^\{"_raw":"not an envelope","_error":\{"stage":"retry","code":"bad_message","reason":"[^"]+","retryable":false\}\}$' \
 	"the one that was not an envelope is there as it came, with why"
@@ -108,9 +110,10 @@ BEFORE=$(ddb_count pismo)
 AWS_ENDPOINT_URL_DYNAMODB=$DEAD AWS_MAX_ATTEMPTS=1 with_timeout 60 "$RETRY" -v --exit-when-empty \
 	--base-delay 500ms --max-delay 4s --wait-time 1 2> "$T/down.err"
 is "$?" 0 "DynamoDB kept down: retry --exit-when-empty exits 0 once every event is in the DLQ"
+is "$(sqs_count retry.fifo)" 0 "retry.fifo is empty: nothing visible, in flight or delayed"
+is "$(sqs_count dlq.fifo)" 5 "the DLQ holds 5 messages"
 drain_all "$T/q3"
 is "$(wc -l < "$T/q3/dlq.fifo")" 5 "the 5 events are in the DLQ"
-is "$(wc -l < "$T/q3/retry.fifo")" 0 "retry.fifo is empty"
 is "$(cat "$T/q3"/Client_* | wc -l)" 0 "no client queue got anything"
 is "$(ddb_count pismo)" "$BEFORE" "nothing stored"
 is "$(rjs uids "$T/q3/dlq.fifo" event.uid | sort)" "$(rjs uids "$T/down.in" | sort)" "the DLQ messages are those events"
@@ -200,9 +203,10 @@ with_timeout 60 "$RETRY" -v --exit-when-empty "${FAST[@]}" 2> "$T/k9.err"
 is "$?" 0 "a new retry: exit 0 once retry.fifo is empty"
 like "$(cat "$T/k9.err")" "\"msg\":\"event $K9: stored and sent to $K9Q at attempt 3\"" \
 	"the message came back and was handled again (attempt 3: the lost one counted)"
+is "$(sqs_count retry.fifo)/$(sqs_count dlq.fifo)" 0/0 "retry.fifo and the DLQ are empty: nothing visible, in flight or delayed"
 drain_all "$T/q5"
 is "$(cat "$T/q5/$K9Q")" "$(cat "$T/k9.in")" "$K9Q holds the event once (the second send deduplicated by uid)"
-is "$(cat "$T/q5"/* | wc -l)" 1 "and nothing else is anywhere: retry.fifo and the DLQ empty"
+is "$(cat "$T/q5"/* | wc -l)" 1 "and nothing else is anywhere"
 
 # --- --ready-fd and SIGTERM -----------------------------------------------------------------
 # (a short long poll: on SIGTERM the receive in flight is let finish)

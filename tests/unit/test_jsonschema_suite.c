@@ -15,7 +15,12 @@
  *
  * Every case is validated twice, with and without an error report, and the
  * two answers must agree; an invalid answer must come with a message; the
- * instance must be unchanged afterwards. */
+ * instance must be unchanged afterwards.
+ *
+ * The suite's files and their case counts are pinned (suite_files below): a
+ * file that goes missing, cannot be read, holds another number of cases, or
+ * is not in the list fails, so no case is dropped silently. Updating the
+ * suite means updating the list. */
 #include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -65,12 +70,87 @@ static const struct {
 	{NULL, NULL, NULL},
 };
 
+/* The draft-07 files of the suite (as vendored) and the cases in each:
+ * 64 files, 1721 cases. */
+static const struct {
+	const char *file;
+	int cases;
+} suite_files[] = {
+	{"additionalItems.json", 19},
+	{"additionalProperties.json", 16},
+	{"allOf.json", 30},
+	{"anyOf.json", 18},
+	{"boolean_schema.json", 18},
+	{"const.json", 54},
+	{"contains.json", 21},
+	{"default.json", 7},
+	{"definitions.json", 2},
+	{"dependencies.json", 36},
+	{"enum.json", 45},
+	{"exclusiveMaximum.json", 4},
+	{"exclusiveMinimum.json", 4},
+	{"format.json", 102},
+	{"if-then-else.json", 30},
+	{"infinite-loop-detection.json", 2},
+	{"items.json", 28},
+	{"maxItems.json", 6},
+	{"maxLength.json", 7},
+	{"maxProperties.json", 10},
+	{"maximum.json", 8},
+	{"minItems.json", 6},
+	{"minLength.json", 7},
+	{"minProperties.json", 10},
+	{"minimum.json", 11},
+	{"multipleOf.json", 11},
+	{"not.json", 38},
+	{"oneOf.json", 27},
+	{"pattern.json", 9},
+	{"patternProperties.json", 23},
+	{"properties.json", 28},
+	{"propertyNames.json", 22},
+	{"ref.json", 78},
+	{"refRemote.json", 23},
+	{"required.json", 18},
+	{"type.json", 80},
+	{"uniqueItems.json", 69},
+	{"optional/bignum.json", 9},
+	{"optional/content.json", 10},
+	{"optional/cross-draft.json", 2},
+	{"optional/ecmascript-regex.json", 74},
+	{"optional/float-overflow.json", 1},
+	{"optional/id.json", 7},
+	{"optional/non-bmp-regex.json", 12},
+	{"optional/unknownKeyword.json", 3},
+	{"optional/format/date-time.json", 33},
+	{"optional/format/date.json", 81},
+	{"optional/format/ecmascript-regex.json", 12},
+	{"optional/format/email.json", 20},
+	{"optional/format/hostname.json", 64},
+	{"optional/format/idn-email.json", 18},
+	{"optional/format/idn-hostname.json", 89},
+	{"optional/format/ipv4.json", 41},
+	{"optional/format/ipv6.json", 42},
+	{"optional/format/iri-reference.json", 13},
+	{"optional/format/iri.json", 24},
+	{"optional/format/json-pointer.json", 40},
+	{"optional/format/regex.json", 8},
+	{"optional/format/relative-json-pointer.json", 25},
+	{"optional/format/time.json", 47},
+	{"optional/format/unknown.json", 7},
+	{"optional/format/uri-reference.json", 28},
+	{"optional/format/uri-template.json", 38},
+	{"optional/format/uri.json", 46},
+};
+#define SUITE_NFILES (sizeof(suite_files) / sizeof(suite_files[0]))
+#define SUITE_NCASES 1721
+
 struct counts {
 	int passed, total, known;
 };
 
 static int tap_number;
 static bool any_failed;
+static int cases_seen;
 
 static char *read_file(const char *path)
 {
@@ -211,6 +291,24 @@ static void run_file(const char *dir, const char *rel, const struct jsonschema_o
 	cJSON_Delete(doc);
 
 	bool ok = !required || n.passed + n.known == n.total;
+	int pinned = -1;
+	for (size_t i = 0; i < SUITE_NFILES; i++)
+		if (strcmp(suite_files[i].file, rel) == 0)
+			pinned = suite_files[i].cases;
+	cases_seen += n.total;
+	if (pinned != n.total) {
+		ok = false;
+		snprintf(buf, sizeof(buf), "# %d cases, %s %d\n", n.total,
+		         pinned < 0 ? "and the file is not in suite_files: add it, with" : "suite_files says",
+		         pinned < 0 ? n.total : pinned);
+		size_t ll = strlen(buf);
+		char *d2 = realloc(diag, diag_len + ll + 1);
+		if (d2) {
+			diag = d2;
+			memcpy(diag + diag_len, buf, ll + 1);
+			diag_len += ll;
+		}
+	}
 	if (!ok)
 		any_failed = true;
 	printf("%s %d - %s: %d/%d passed", ok ? "ok" : "not ok", ++tap_number, rel, n.passed, n.total);
@@ -278,11 +376,34 @@ int main(int argc, char **argv)
 		printf("Bail out! the JSON-Schema-Test-Suite was not found at %s\n", dir);
 		return 1;
 	}
-	printf("1..%zu\n", nfiles);
-	for (size_t i = 0; i < nfiles; i++) {
-		run_file(dir, files[i], &opt);
-		free(files[i]);
+	/* one test point per file found, one for each pinned file not found,
+	 * and one for the total */
+	size_t missing = 0;
+	for (size_t i = 0; i < SUITE_NFILES; i++) {
+		bool found = false;
+		for (size_t j = 0; j < nfiles && !found; j++)
+			found = strcmp(files[j], suite_files[i].file) == 0;
+		missing += !found;
 	}
+	printf("1..%zu\n", nfiles + missing + 1);
+	for (size_t i = 0; i < nfiles; i++)
+		run_file(dir, files[i], &opt);
+	for (size_t i = 0; i < SUITE_NFILES; i++) {
+		bool found = false;
+		for (size_t j = 0; j < nfiles && !found; j++)
+			found = strcmp(files[j], suite_files[i].file) == 0;
+		if (!found) {
+			printf("not ok %d - %s: missing (%d cases pinned)\n", ++tap_number, suite_files[i].file,
+			       suite_files[i].cases);
+			any_failed = true;
+		}
+	}
+	bool all = nfiles == SUITE_NFILES && missing == 0 && cases_seen == SUITE_NCASES;
+	any_failed |= !all;
+	printf("%s %d - the suite: %zu files (pinned %zu), %d cases (pinned %d)\n", all ? "ok" : "not ok",
+	       ++tap_number, nfiles, SUITE_NFILES, cases_seen, SUITE_NCASES);
+	for (size_t i = 0; i < nfiles; i++)
+		free(files[i]);
 	free(files);
 	return any_failed ? 1 : 0;
 }

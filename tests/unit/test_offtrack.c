@@ -170,6 +170,84 @@ static void test_ring_grows_and_wraps(void **state)
 	offtrack_free(t);
 }
 
+/* Out of order across the wrap: the ring holds a window of outstanding
+ * offsets (with gaps between offsets) that grows, shrinks and wraps many
+ * times, and each round acknowledges a pseudo-random subset of it in
+ * pseudo-random order. A model (the written offsets in order, each with its
+ * ack) says where the store position must be: one past the last offset of
+ * the acknowledged prefix, never further, never back. */
+static uint32_t prng_state = 2463534242u;
+static uint32_t prng(void)
+{
+	prng_state ^= prng_state << 13;
+	prng_state ^= prng_state >> 17;
+	prng_state ^= prng_state << 5;
+	return prng_state;
+}
+
+static void test_ring_out_of_order_across_the_wrap(void **state)
+{
+	(void)state;
+	enum { MAXW = 40000 };
+	static int64_t off[MAXW];
+	static bool acked[MAXW];
+	size_t nw = 0, first = 0, prefix = 0;
+	int64_t next = 1000, last_store = -1;
+	struct offtrack *t = offtrack_new();
+
+	assert_non_null(t);
+	offtrack_assign(t, T, 7);
+	for (int round = 0; round < 400; round++) {
+		/* write a varying amount ahead: the window reaches ~300 */
+		size_t w = prng() % (round % 50 < 25 ? 120 : 40) + 1;
+		for (size_t i = 0; i < w && nw < MAXW; i++) {
+			next += 1 + (prng() % 8 == 0); /* a gap now and then */
+			off[nw] = next;
+			acked[nw] = false;
+			assert_int_equal(offtrack_written(t, T, 7, next, 0), OFFTRACK_OK);
+			nw++;
+		}
+		/* ack about a third of the outstanding window, at random places */
+		size_t window = nw - first, tries = window / 3 + 1;
+		for (size_t i = 0; i < tries; i++) {
+			size_t k = first + prng() % window;
+			enum offtrack_result r = offtrack_ack(t, T, 7, off[k]);
+			if (acked[k]) {
+				assert_int_equal(r, OFFTRACK_UNKNOWN);
+			} else {
+				assert_int_equal(r, OFFTRACK_OK);
+				acked[k] = true;
+			}
+		}
+		/* every few rounds, also the oldest one: the prefix moves */
+		if (round % 3 == 0 && first < nw && !acked[first]) {
+			assert_int_equal(offtrack_ack(t, T, 7, off[first]), OFFTRACK_OK);
+			acked[first] = true;
+		}
+		while (prefix < nw && acked[prefix])
+			prefix++;
+		first = prefix;
+		int64_t want = prefix ? off[prefix - 1] + 1 : -1;
+		assert_int_equal(store_of(t, T, 7), want);
+		assert_true(want >= last_store);
+		last_store = want;
+		/* (what the table counts as outstanding: every record not yet
+		 * settled, acked ones behind a gap included) */
+		assert_int_equal(offtrack_outstanding(t), nw - prefix);
+	}
+	/* the rest, newest first: the store stays until the oldest is acked */
+	int64_t before = first ? off[first - 1] + 1 : -1;
+	for (size_t k = nw; k-- > first;) {
+		if (acked[k])
+			continue;
+		assert_int_equal(offtrack_ack(t, T, 7, off[k]), OFFTRACK_OK);
+		assert_int_equal(store_of(t, T, 7), k == first ? off[nw - 1] + 1 : before);
+	}
+	assert_int_equal(offtrack_outstanding(t), 0);
+	assert_int_equal(store_of(t, T, 7), off[nw - 1] + 1);
+	offtrack_free(t);
+}
+
 static void test_settle_by_mark(void **state)
 {
 	(void)state;
@@ -239,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_revoke_drops_outstanding),
 		cmocka_unit_test(test_rewind_restarts_partition),
 		cmocka_unit_test(test_ring_grows_and_wraps),
+		cmocka_unit_test(test_ring_out_of_order_across_the_wrap),
 		cmocka_unit_test(test_settle_by_mark),
 		cmocka_unit_test(test_dirty_flags),
 		cmocka_unit_test(test_eof),
