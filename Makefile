@@ -200,3 +200,49 @@ fuzz: fuzz-build
 .PHONY: fuzz-build fuzz-short fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------------------
+# Packaging: the systemd units, the settings file, the supervisord example
+# and the docs beside what `make install` puts in place; a Debian package.
+# (deploy/systemd/README.md, debian/, README "Install it like a Debian
+# program".)
+#   make install-deploy PREFIX=/usr DESTDIR=…   units, examples, docs
+#   make deb     build/deb/event-processor_<version>_<arch>.deb, built by
+#                dpkg-buildpackage from a copy of the tracked files
+# ---------------------------------------------------------------------------
+# systemd reads units from /usr/local/lib/systemd/system too, so the same
+# rule serves PREFIX=/usr/local; debian/rules names Debian's directory.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+DOCDIR  ?= $(PREFIX)/share/doc/event-processor
+UNITS   := $(patsubst deploy/systemd/%.in,%,$(wildcard deploy/systemd/*.service.in))
+
+# What `make install` copies, without the unit tests and helpers of `all`
+# (the package builds only this).
+tools: $(TOOL_BINS) $(BUILD)/bin/kafka-produce $(DATA)
+
+# The units are templates with @BINDIR@ for where `make install` put the
+# tools; their user comes from sysusers.d; deploy/ becomes the docs'
+# examples/ folder.
+install-deploy:
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR)/examples/systemd \
+	  $(DESTDIR)$(DOCDIR)/examples/supervisor $(DESTDIR)$(DOCDIR)/examples/cloudformation
+	for u in $(UNITS); do \
+	  sed 's|@BINDIR@|$(PREFIX)/bin|g' deploy/systemd/$$u.in > $(DESTDIR)$(UNITDIR)/$$u && \
+	  chmod 644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
+	install -m 644 deploy/systemd/event-processor.sysusers $(DESTDIR)$(SYSUSERSDIR)/event-processor.conf
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)
+	install -m 644 docs/*.md $(DESTDIR)$(DOCDIR)/docs
+	install -m 644 deploy/README.md $(DESTDIR)$(DOCDIR)/examples
+	install -m 644 deploy/systemd/README.md deploy/systemd/event-processor.env \
+	  $(DESTDIR)$(DOCDIR)/examples/systemd
+	install -m 644 deploy/supervisor/README.md deploy/supervisor/*.conf.in \
+	  $(DESTDIR)$(DOCDIR)/examples/supervisor
+	install -m 755 deploy/supervisor/render.sh $(DESTDIR)$(DOCDIR)/examples/supervisor
+	install -m 644 deploy/cloudformation/*.yaml $(DESTDIR)$(DOCDIR)/examples/cloudformation
+
+DEB_OUT ?= build/deb
+deb:
+	scripts/make-deb.sh $(DEB_OUT)
+
+.PHONY: tools install-deploy deb

@@ -11,10 +11,14 @@ cd "$(dirname "$0")/.."
 # (peak RSS in benchmarks), node for the DynamoDB and SQS stand-ins. Fuzzing
 # (make fuzz-build): clang, and libclang-rt-dev for libFuzzer and the
 # sanitizer runtimes (clang only recommends it, so it is named here).
+# Packaging (make deb, tests/blackbox/90-package.t): dpkg-dev for
+# dpkg-buildpackage, debhelper for dh, lintian, and systemd for
+# systemd-analyze verify (the package is built without root, so no fakeroot).
 packages=(
 	build-essential pkg-config clang libclang-rt-dev
 	librdkafka-dev libcjson-dev libcurl4-openssl-dev libssl-dev libpcre2-dev
 	libcmocka-dev perl valgrind curl ca-certificates kcat supervisor time procps
+	dpkg-dev debhelper lintian systemd
 )
 missing=()
 for p in "${packages[@]}"; do
