@@ -254,7 +254,8 @@ name: /* a member's name starts at p */
 		if (escaped)
 			return false;
 		size_t nlen = (size_t)(p - at) - 2;
-		if (nnames == JSON_SCAN_NAMES || repeated(names, names_from[depth - 1], nnames, at + 1, nlen))
+		if (nnames == JSON_SCAN_NAMES ||
+		    repeated(names, names_from[depth - 1], nnames, at + 1, nlen))
 			return false;
 		names[nnames++] = (struct name){at + 1, nlen};
 		if (depth == 1) {

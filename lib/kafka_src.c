@@ -90,11 +90,12 @@ static size_t reserved_error_text(char *buf, const char *name, size_t len)
 		n += 3;
 	}
 	shown[n] = '\0';
-	int w = snprintf(buf, REASON_TEXT_MAX,
-	                 "\"_error\":{\"stage\":\"kcat-in\",\"code\":\"reserved_member\",\"reason\":"
-	                 "\"the payload has a top-level member '%s': names starting with '_' are "
-	                 "the pipeline's own\",\"retryable\":false}",
-	                 shown);
+	int w =
+	    snprintf(buf, REASON_TEXT_MAX,
+	             "\"_error\":{\"stage\":\"kcat-in\",\"code\":\"reserved_member\",\"reason\":"
+	             "\"the payload has a top-level member '%s': names starting with '_' are "
+	             "the pipeline's own\",\"retryable\":false}",
+	             shown);
 	return w > 0 && (size_t)w < REASON_TEXT_MAX ? (size_t)w : 0;
 }
 
@@ -173,8 +174,8 @@ out:
 }
 
 /* The object (without "_" members) re-printed on one line with "_src". */
-static int write_compacted(FILE *out, cJSON *obj, const char *payload, size_t len,
-                           const char *srcm, size_t max_line, enum kafka_src_shape *shape)
+static int write_compacted(FILE *out, cJSON *obj, const char *payload, size_t len, const char *srcm,
+                           size_t max_line, enum kafka_src_shape *shape)
 {
 	/* The "_src" text already made ("\"_src\":{...}"), as a raw value: cJSON
 	 * prints numbers as doubles, and an offset from 2^53 up would come out
@@ -274,15 +275,16 @@ int kafka_src_write(FILE *out, const char *payload, size_t len, const struct kaf
 			return write_wrapped(out, payload, len, srcm, errm, max_line, shape);
 		}
 		if (!scan.multiline)
-			return write_kept(out, payload, len, scan.begin, scan.end, scan.members, srcm,
-			                  srclen, max_line, shape);
+			return write_kept(out, payload, len, scan.begin, scan.end, scan.members,
+			                  srcm, srclen, max_line, shape);
 	}
 
 	struct record_line line = {.data = payload, .len = len};
 	cJSON *obj = record_parse(&line, true, &fault, reason, sizeof(reason));
 	if (!obj) {
 		bool reserved = reserved_anyway(payload, len, errm);
-		return write_wrapped(out, payload, len, srcm, reserved ? errm : NULL, max_line, shape);
+		return write_wrapped(out, payload, len, srcm, reserved ? errm : NULL, max_line,
+		                     shape);
 	}
 	const cJSON *m = reserved_member(obj);
 	if (m) {

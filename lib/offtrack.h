@@ -52,10 +52,10 @@ enum offtrack_result {
  * number the caller may use to settle records without acks (see
  * offtrack_settle_upto; 0 when unused), or, with acks, the time it was
  * written (offtrack_get reports the oldest outstanding record's mark, so
- * the caller can tell a partition whose outcomes have stopped coming). The offset normally exceeds the last
- * one written: otherwise the consumer went back (an offset reset), so the
- * outstanding offsets are dropped and tracking restarts here
- * (OFFTRACK_REWOUND, the offset is still recorded). */
+ * the caller can tell a partition whose outcomes have stopped coming).
+ * The offset normally exceeds the last one written: otherwise the consumer
+ * went back (an offset reset), so the outstanding offsets are dropped and
+ * tracking restarts here (OFFTRACK_REWOUND, the offset is still recorded). */
 enum offtrack_result offtrack_written(struct offtrack *t, const char *topic, int32_t partition,
                                       int64_t offset, uint64_t mark);
 

@@ -61,7 +61,8 @@ static void test_lines(void **state)
 	char err[256];
 
 	assert_int_equal(ack(t, "  \t", &src, err), KCAT_ACK_BLANK);
-	assert_int_equal(ack(t, "{\"uid\":\"a\"," SRC(0, 0) ",\"_out\":{}}", &src, err), KCAT_ACK_DONE);
+	assert_int_equal(ack(t, "{\"uid\":\"a\"," SRC(0, 0) ",\"_out\":{}}", &src, err),
+	                 KCAT_ACK_DONE);
 	assert_int_equal(src.partition, 0);
 	assert_int_equal(src.offset, 0);
 	assert_int_equal(store_of(t, 0), 1);
@@ -77,8 +78,11 @@ static void test_lines(void **state)
 	/* two _src: nothing settles, whichever way they are written */
 	assert_int_equal(ack(t, "{" SRC(0, 1) "," SRC(1, 0) "}", &src, err), KCAT_ACK_BAD);
 	assert_int_equal(ack(t, "{\"_src\":0," SRC(0, 1) "}", &src, err), KCAT_ACK_BAD);
-	assert_int_equal(ack(t, "{" SRC(0, 1) ",\"\\u005fsrc\":" "{\"topic\":\"" TOPIC
-	                        "\",\"partition\":1,\"offset\":0}}", &src, err),
+	assert_int_equal(ack(t,
+	                     "{" SRC(0, 1) ",\"\\u005fsrc\":"
+	                                   "{\"topic\":\"" TOPIC
+	                                   "\",\"partition\":1,\"offset\":0}}",
+	                     &src, err),
 	                 KCAT_ACK_BAD);
 	assert_string_equal(err, "more than one _src member");
 	assert_int_equal(store_of(t, 0), 1);
@@ -117,13 +121,15 @@ static void test_forged_src_acks_only_its_own_offset(void **state)
 
 	/* each names partition 1 offset 0, or poisons the first _src */
 	assert_int_equal(loop_back(t, "{\"uid\":\"x\"," SRC(1, 0) "}", 0), KCAT_ACK_DONE);
-	assert_int_equal(loop_back(t, "{\"_src\":0,\"_src\":\"poison\",\"uid\":\"x\"}", 1), KCAT_ACK_DONE);
-	assert_int_equal(loop_back(t, "{" SRC(1, 0) "," SRC(1, 0) "}", 2), KCAT_ACK_DONE);
-	assert_int_equal(loop_back(t, "{\"\\u005fsrc\":{\"topic\":\"" TOPIC
-	                              "\",\"partition\":1,\"offset\":0}}", 3),
+	assert_int_equal(loop_back(t, "{\"_src\":0,\"_src\":\"poison\",\"uid\":\"x\"}", 1),
 	                 KCAT_ACK_DONE);
+	assert_int_equal(loop_back(t, "{" SRC(1, 0) "," SRC(1, 0) "}", 2), KCAT_ACK_DONE);
+	assert_int_equal(
+	    loop_back(t, "{\"\\u005fsrc\":{\"topic\":\"" TOPIC "\",\"partition\":1,\"offset\":0}}",
+	              3),
+	    KCAT_ACK_DONE);
 	assert_int_equal(loop_back(t, "{\n" SRC(1, 0) "\n}", 4), KCAT_ACK_DONE);
-	assert_int_equal(store_of(t, 0), 5); /* partition 0 moves on … */
+	assert_int_equal(store_of(t, 0), 5);  /* partition 0 moves on … */
 	assert_int_equal(store_of(t, 1), -1); /* … partition 1 is untouched */
 	offtrack_free(t);
 }
@@ -131,8 +137,8 @@ static void test_forged_src_acks_only_its_own_offset(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lines),
-		cmocka_unit_test(test_forged_src_acks_only_its_own_offset),
+	    cmocka_unit_test(test_lines),
+	    cmocka_unit_test(test_forged_src_acks_only_its_own_offset),
 	};
 	return cmocka_run_group_tests_name("kcat_acks", tests, NULL, NULL);
 }
