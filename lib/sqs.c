@@ -505,10 +505,10 @@ static long long attr_number(const cJSON *attrs, const char *name, long long max
 			if (n <= max) /* past max it only has to stay past it */
 				n = n * 10 + (*s - '0');
 		}
-	} else if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 9e18) {
-		/* the range check first: casting NaN or a huge double is
-		 * undefined behaviour (the fuzzer found it) */
-		n = (long long)v->valuedouble;
+	} else if (cJSON_IsNumber(v) && v->valuedouble >= 0) { /* NaN fails this */
+		/* compared before the cast: casting a huge double (or infinity)
+		 * is undefined behaviour (the fuzzer found it) */
+		n = v->valuedouble > (double)max ? max + 1 : (long long)v->valuedouble;
 	} else {
 		return -1;
 	}
