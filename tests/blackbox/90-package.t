@@ -138,6 +138,20 @@ ok test "${pstop:-0}" -gt "${drain:-0}" "ep-pipeline: TimeoutStopSec ($pstop) ex
 is "$rstop" "$(rdefault RETRY_STOP_WAIT)" "ep-retry: TimeoutStopSec is supervisord's stopwaitsecs"
 ok test "${rstop:-0}" -ge 30 "ep-retry: TimeoutStopSec ($rstop) covers a long poll and a request"
 
+# --- the settings file -------------------------------------------------------------------
+# Every setting the units and the tools read is documented in it, and it
+# assigns no credential (they go into the root-only credentials.env).
+envf=$R/etc/event-processor/event-processor.env
+names=$( (cat "$R/$UNITDIR"/*.service | sed -n 's/^ExecStart=//p' | grep -oE '\$\{?[A-Z_]+' | tr -d '${'
+	grep -rhoE '"(AWS|KAFKA)_[A-Z_]+"' lib kcat-in validate persist route retry | tr -d '"'
+	grep -oE '\$\{?PIPELINE_[A-Z_]+' scripts/pipeline.sh | tr -d '${') | sort -u)
+undocumented=
+for n in $names; do grep -qw "$n" "$envf" || undocumented+="$n "; done
+isnt "$names" "" "the units and the tools read settings ($(echo $names | wc -w))"
+is "$undocumented" "" "event-processor.env documents every one of them"
+is "$(grep -nE '^[[:space:]]*[^#[:space:]].*(SECRET|TOKEN|ACCESS_KEY_ID|PASSWORD)' "$envf")" "" \
+	"event-processor.env assigns no credential"
+
 # --- systemd-analyze verify ---------------------------------------------------------------
 # verify wants ExecStart's program on this machine and the pages of
 # Documentation= where man finds them: the units as installed, with
