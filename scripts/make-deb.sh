@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # make-deb.sh OUTDIR — builds the Debian binary package (debian/) with
-# dpkg-buildpackage and leaves event-processor_<version>_<arch>.deb (with
-# its -dbgsym package of debug symbols, .buildinfo and .changes) in OUTDIR; `make deb` runs it with build/deb.
+# dpkg-buildpackage and leaves event-processor_<version>_<arch>.deb, its
+# -dbgsym package of debug symbols, .buildinfo and .changes in OUTDIR;
+# `make deb` runs it with build/deb.
 #
 # The build happens in a copy of the tracked files (as they are in the
-# working tree, uncommitted edits and new files included) in a temporary directory,
-# removed afterwards: dh_auto_clean runs `make clean`, which must not wipe
-# the build/ that the tests use, and a copy under build/ would leave its
-# dependency files (*.d) where the top Makefile includes them.
+# working tree, uncommitted edits and new files included) in a temporary
+# directory, removed afterwards: dh_auto_clean runs `make clean`, which
+# must not wipe the build/ that the tests use, and a copy under build/
+# would leave its dependency files (*.d) where the top Makefile includes
+# them.
 # Exit: 0 built, 1 the build failed (the end of its log is printed; the
-# whole log is OUTDIR/build.log), 64 usage.
+# whole log is OUTDIR/build.log), 64 usage, 69 dpkg-buildpackage or dh
+# missing.
 set -euo pipefail
 
 [ $# -eq 1 ] || { echo "usage: make-deb.sh OUTDIR" >&2; exit 64; }
+for c in dpkg-buildpackage dh; do
+	command -v "$c" > /dev/null ||
+		{ echo "make-deb: $c not found (scripts/install-deps.sh installs dpkg-dev and debhelper)" >&2; exit 69; }
+done
 top=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$1"
 out=$(cd "$1" && pwd)

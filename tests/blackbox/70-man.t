@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 . tests/lib.sh
 
-TOOLS=(kcat-in validate persist route retry)
+TOOLS=(kcat-in validate persist route retry kafka-produce)
 
 # --- what --help says --------------------------------------------------------
 # The option table: lines indented 1-8 spaces that start with an option
