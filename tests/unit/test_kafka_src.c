@@ -286,7 +286,7 @@ static void test_parse_outcome_lines(void **state)
 	    "\"partition\":1,\"offset\":2}}", "");
 	BAD("{\"_src\":0,\"_src\":{\"topic\":\"t\",\"partition\":1,\"offset\":2}}", "");
 	BAD("{\"_src\":{\"topic\":\"t\",\"partition\":1,\"offset\":1},\"\\u005fsrc\":{\"topic\":\"t\","
-	    "\"partition\":1,\"offset\":2}}", "more than one _src member");
+	    "\"partition\":1,\"offset\":2}}", "_src");
 #undef BAD
 }
 

@@ -84,7 +84,9 @@ static void test_lines(void **state)
 	                                   "\",\"partition\":1,\"offset\":0}}",
 	                     &src, err),
 	                 KCAT_ACK_BAD);
-	assert_string_equal(err, "more than one _src member");
+	/* refused as a repeated name by record_parse (names compared decoded),
+	 * or by the reader's own count: either way it names _src */
+	assert_true(strstr(err, "more than one _src member") || strstr(err, "\"_src\" is repeated"));
 	assert_int_equal(store_of(t, 0), 1);
 	assert_int_equal(store_of(t, 1), -1);
 	assert_int_equal(offtrack_outstanding(t), 19);
