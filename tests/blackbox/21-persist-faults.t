@@ -3,9 +3,9 @@
 # front of dynalite: throttling, 5xx, UnprocessedItems, truncated and reset
 # answers, a hung request — retried and stored, output in input order; and
 # when the retries run out — every record marked retryable with the reason.
-# Refusals are not retried (a missing table; a key of the wrong type, where
-# the batch is split so each item gets its own verdict). Latency: several
-# requests in flight hide it.
+# Refusals are not retried: a missing table stops persist (exit 78, nothing
+# marked); a key of the wrong type splits the batch so each item gets its own
+# verdict. Latency: several requests in flight hide it.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -105,9 +105,10 @@ marked_all "always unprocessed" unprocessed "unprocessed 3 times"
 # --- refusals are not retried ----------------------------------------------------
 "$GEN" -n 30 --seed 301 > "$T/refused.in"
 AWS_ENDPOINT_URL_DYNAMODB=$MAIN_URL "$PERSIST" --table no_such_table < "$T/refused.in" > "$T/refused.out" 2> "$T/refused.err"
-is "$?" 0 "a missing table: exit 0"
-is "$(grep -c '"code":"rejected","reason":"DynamoDB BatchWriteItem: HTTP 400 ResourceNotFoundException: [^"]*(after 1 attempt)","retryable":false}}$' "$T/refused.out")" 30 \
-	"a missing table: every record marked, not retryable, AWS's __type and message kept"
+is "$?" 78 "a missing table: exit 78, a configuration error and not a verdict on the records"
+is "$(wc -c < "$T/refused.out")" 0 "a missing table: no record marked or written out (Kafka sends them again)"
+like "$(grep -v '"stats"' "$T/refused.err")" "does not exist: DynamoDB BatchWriteItem: HTTP 400 ResourceNotFoundException" \
+	"a missing table: one line with AWS's __type"
 is "$(stat_of "$T/refused.err" final requests)" 2 "a missing table: not retried"
 
 AWS_ENDPOINT_URL_DYNAMODB=$MAIN_URL aws_call dynamodb CreateTable '{"TableName":"pismo_n","AttributeDefinitions":[{"AttributeName":"UUID","AttributeType":"N"}],"KeySchema":[{"AttributeName":"UUID","KeyType":"HASH"}],"BillingMode":"PAY_PER_REQUEST"}' > /dev/null

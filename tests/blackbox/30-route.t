@@ -39,7 +39,7 @@ ok start_standins "dynalite and fauxqs started, table and six queues provisioned
 # --- queues of last resort missing; an input that cannot be opened ---------------------
 echo '{"uid":"u-69","context":"integrações","event_type":"INSERT","client":"Client_A","created_at":"2024-01-01T00:00:00Z"}' > "$T/one"
 "$ROUTE" --dlq no_such_dlq.fifo < "$T/one" > "$T/nodlq.out" 2> "$T/nodlq.err"
-is "$?" 69 "the DLQ does not exist: exit 69 before reading anything"
+is "$?" 78 "the DLQ does not exist: exit 78 (configuration) before reading anything"
 like "$(cat "$T/nodlq.err")" '^route: SQS queue no_such_dlq.fifo does not exist \(QueueDoesNotExist\)' "the DLQ does not exist: said on stderr"
 is "$(wc -c < "$T/nodlq.out")" 0 "the DLQ does not exist: no outcome"
 "$ROUTE" "$T/no-such-file" "$T/one" > "$T/nofile.out" 2> "$T/nofile.err"
