@@ -5,6 +5,27 @@
 
 #include <cjson/cJSON.h>
 
+/* Under AddressSanitizer the free part of every chunk is poisoned: memory
+ * handed out is unpoisoned (exactly the size asked for), and
+ * jsonarena_end() poisons the chunk it keeps, so a tree used after
+ * jsonarena_end() (or an overrun into the next allocation) is reported
+ * instead of reading the next record's nodes. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_ASAN 1
+#endif
+#endif
+#ifdef ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 #define CHUNK_SIZE (64 * 1024)
 #define ALIGN 16
 
@@ -25,6 +46,7 @@ static struct chunk *chunk_new(size_t size)
 		c->next = NULL;
 		c->size = size;
 		c->used = 0;
+		POISON(c->data, size);
 	}
 	return c;
 }
@@ -37,10 +59,19 @@ static bool in_arena(const void *p)
 	return false;
 }
 
+/* A chunk back to malloc (unpoisoned first: it is malloc's again). */
+static void chunk_free(struct chunk *c)
+{
+	if (c)
+		UNPOISON(c->data, c->size);
+	free(c);
+}
+
 static void *arena_malloc(size_t n)
 {
 	if (!active)
 		return malloc(n);
+	size_t asked = n;
 	n = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
 	struct chunk *c = chunks;
 	/* The newest chunk is at the head: records rarely need a second. */
@@ -53,6 +84,7 @@ static void *arena_malloc(size_t n)
 	}
 	void *p = c->data + c->used;
 	c->used += n;
+	UNPOISON(p, asked);
 	return p;
 }
 
@@ -84,16 +116,18 @@ void jsonarena_end(void)
 	while (chunks && chunks->next) {
 		struct chunk *c = chunks;
 		chunks = c->next;
-		free(c);
+		chunk_free(c);
 	}
-	if (chunks)
+	if (chunks) {
 		chunks->used = 0;
+		POISON(chunks->data, chunks->size);
+	}
 }
 
 void jsonarena_uninstall(void)
 {
 	jsonarena_end();
 	cJSON_InitHooks(NULL);
-	free(chunks);
+	chunk_free(chunks);
 	chunks = NULL;
 }

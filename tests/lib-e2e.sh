@@ -26,6 +26,10 @@
 #   committed_of FILE [KIND]         "0:N 1:N …" from kcat-in's last stats
 #                                    line of KIND (final) in FILE
 #   kin_stat FILE KEY [KIND]         a member of that line
+#   below COMMITTED ENDS             true when the committed offsets ("0:N 1:N
+#                                    …", negative = none yet) add up to less
+#                                    than the topic's ends: records were left
+#                                    to deliver again
 #   lines FILE, at_least FILE N
 
 KIN=$BUILD/bin/kcat-in
@@ -156,6 +160,13 @@ committed_of() {
 	grep "\"prog\":\"kcat-in\",\"stats\":\"${2:-final}\"" "$1" | tail -1 | perl -MJSON::PP -ne '
 		print join(" ", map { "$_->{partition}:$_->{committed}" }
 			sort { $a->{partition} <=> $b->{partition} } @{decode_json($_)->{partitions}})'
+}
+below() {
+	[ -n "$1" ] && [ -n "$2" ] || return 1
+	awk -v c="$1" -v e="$2" 'BEGIN {
+		n = split(c, a, " "); for (i = 1; i <= n; i++) { split(a[i], x, ":"); if (x[2] > 0) sc += x[2] }
+		n = split(e, b, " "); for (i = 1; i <= n; i++) { split(b[i], y, ":"); se += y[2] }
+		exit !(sc < se) }'
 }
 kin_stat() {
 	grep "\"prog\":\"kcat-in\",\"stats\":\"${3:-final}\"" "$1" | tail -1 | perl -MJSON::PP -ne 'print decode_json($_)->{'"$2"'}'

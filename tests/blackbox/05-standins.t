@@ -176,7 +176,12 @@ r=$(curl_ddb "$F" ListTables '{}')
 is "$(head -1 <<< "$r")" "200 0" "the next one is forwarded"
 like "$(tail -n +2 <<< "$r")" '"pismo"' "and answered by dynalite"
 is "$(front_stat "$F" throttle)/$(front_stat "$F" forwarded)" 1/1 "the front counted one throttle, one forward"
-ok stop_front "$F" "stop_front"
+FPID=$(cat "$T/front-${F##*:}/pid")
+stop_front "$F"
+# (a front started in $(…) is not our child: once stopped it may stay a
+# zombie until its new parent reaps it, which counts as gone)
+ok eval '! kill -0 "$FPID" 2> /dev/null || [ "$(ps -o stat= -p "$FPID")" = Z ]' "stop_front: the front's process is gone"
+ok eval '! (exec 3<> "/dev/tcp/127.0.0.1/${F##*:}") 2> /dev/null' "stop_front: nothing listens at its port any more"
 like "$(cat "$T/front-${F##*:}/err")" '"throttle":1' "the front prints its counters at exit"
 
 S=$(start_front "$AWS_ENDPOINT_URL_SQS" --throttle 1 --ops SendMessage)

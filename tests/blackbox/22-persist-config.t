@@ -3,8 +3,9 @@
 # setting is one clear line and exit 78 (before any input is read), with the
 # secret never on stderr; usage errors exit 64, an unreadable input 66, a
 # closed output pipe 74; TLS verification stays on, and AWS_CA_BUNDLE makes a
-# private CA trusted (against a loopback HTTPS server that also records what
-# was sent: the JSON 1.0 headers, the session token, the signature scope).
+# private CA trusted (an HTTPS front before dynalite records what was sent:
+# the operation, the session token, the signed headers and whether the
+# signature checks out; the item is then read from the table).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -118,48 +119,41 @@ AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:9 "$PERSIST" -q "$T/many" 2> "$T/err"
 is "${PIPESTATUS[0]}" 74 "a closed output pipe: exit 74"
 
 # --- TLS: verification on; AWS_CA_BUNDLE trusts a private CA -------------------
-cat > "$T/https.mjs" <<'EOF'
-// A loopback HTTPS "DynamoDB" that accepts every BatchWriteItem and logs
-// each request's headers and body as a JSON line on stderr.
-import https from 'node:https';
-import fs from 'node:fs';
-const [dir] = process.argv.slice(2);
-const server = https.createServer({
-	key: fs.readFileSync(`${dir}/loopback.key`), cert: fs.readFileSync(`${dir}/loopback.crt`),
-}, (req, res) => {
-	let body = '';
-	req.on('data', (c) => (body += c));
-	req.on('end', () => {
-		process.stderr.write(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body }) + '\n');
-		res.writeHead(200, { 'Content-Type': 'application/x-amz-json-1.0' });
-		res.end('{"UnprocessedItems":{}}');
-	});
-});
-server.listen(0, '127.0.0.1', () => process.stdout.write(`https://127.0.0.1:${server.address().port}\n`));
-process.on('SIGTERM', () => process.exit(0));
-EOF
-bg_start https node "$T/https.mjs" "$PWD/tests/data/tls"
-wait_for 10 at_least "$T/https.out" 1
-HURL=$(head -1 "$T/https.out")
+# tests/tools/tls-front.mjs over HTTPS in front of a real dynalite: it logs
+# each request (operation, session token, signed headers, whether the SigV4
+# signature checks out with our secret) and forwards it, so "stored" is
+# checked in the table, not taken from a server that answers success.
+start_dynalite TLSDB
+provision "$TLSDB_URL" > /dev/null
+bg_start tls-front env FRONT_SECRETS="{\"$AWS_ACCESS_KEY_ID\":\"$AWS_SECRET_ACCESS_KEY\"}" \
+	node tests/tools/tls-front.mjs --upstream "$TLSDB_URL" --log "$T/tls.log" --tls "$PWD/tests/data/tls"
+TFPID=$BG_PID
+wait_for 10 at_least "$T/tls-front.out" 1
+HURL=$(head -1 "$T/tls-front.out")
+like "$HURL" '^https://127\.0\.0\.1:[0-9]+$' "an HTTPS front before dynalite"
 printf '%s\n' "$EV" > "$T/ev"
 AWS_ENDPOINT_URL_DYNAMODB=$HURL "$PERSIST" "$T/ev" > "$T/tls1.out" 2> "$T/tls1.err"
 is "$?" 69 "an untrusted certificate: exit 69 (every record would fail the same way)"
 like "$(cat "$T/tls1.err")" '^persist: stopping: DynamoDB BatchWriteItem: .*certificate.*not stored \(1 in, 0 out\)' \
 	"an untrusted certificate: one clear line"
 is "$(wc -c < "$T/tls1.out")" 0 "an untrusted certificate: nothing written out (so nothing acknowledged upstream)"
-is "$(wc -l < "$T/https.err")" 0 "an untrusted certificate: nothing reached the server"
+is "$(grep -c '"op"' "$T/tls.log" 2> /dev/null)" 0 "an untrusted certificate: no request reached the server"
+is "$(get_item "$TLSDB_URL" tls-1)" '{}' "an untrusted certificate: nothing in the table"
 AWS_ENDPOINT_URL_DYNAMODB=$HURL AWS_CA_BUNDLE=tests/data/tls/loopback.crt AWS_SESSION_TOKEN='TOKEN/for+tls==' \
 	"$PERSIST" "$T/ev" > "$T/tls2.out" 2> "$T/tls2.err"
 is "$?" 0 "AWS_CA_BUNDLE: exit 0"
-is "$(cat "$T/tls2.out")" "$EV" "AWS_CA_BUNDLE: the certificate is trusted, the record stored"
-REQ=$(tail -1 "$T/https.err")
-like "$REQ" '"content-type":"application/x-amz-json-1.0"' "Content-Type: application/x-amz-json-1.0"
-like "$REQ" '"x-amz-target":"DynamoDB_20120810.BatchWriteItem"' "X-Amz-Target: DynamoDB_20120810.BatchWriteItem"
-like "$REQ" '"x-amz-security-token":"TOKEN/for\+tls=="' "the session token is sent"
-like "$REQ" "\"authorization\":\"AWS4-HMAC-SHA256 Credential=$AWS_ACCESS_KEY_ID/[0-9]{8}/us-east-1/dynamodb/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target, Signature=[0-9a-f]{64}\"" \
-	"signed for us-east-1/dynamodb, the token among the signed headers"
-like "$REQ" '"body":"\{\\"RequestItems\\":\{\\"pismo\\":\[\{\\"PutRequest\\":\{\\"Item\\":\{\\"UUID\\":\{\\"S\\":\\"tls-1\\"\}' "the BatchWriteItem body"
-ok no_secret "$T/https.err" "the secret was not sent"
+is "$(cat "$T/tls2.out")" "$EV" "AWS_CA_BUNDLE: the certificate is trusted, the record out"
+is "$(get_item "$TLSDB_URL" tls-1)" \
+	'{"Item":{"UUID":{"S":"tls-1"},"Context":{"S":"monitoramento"},"EventType":{"S":"INSERT"},"Client":{"S":"Client_A"},"CreatedAt":{"S":"2024-09-10T04:17:09.0247241-03:00"}}}' \
+	"AWS_CA_BUNDLE: the item is in the table behind the front, every attribute right"
+REQ=$(grep '"op"' "$T/tls.log" | tail -1)
+like "$REQ" '"op":"BatchWriteItem"' "X-Amz-Target: DynamoDB_20120810.BatchWriteItem"
+like "$REQ" '"token":"TOKEN/for\+tls=="' "the session token is sent"
+like "$REQ" "\"key\":\"$AWS_ACCESS_KEY_ID\",\"scope\":\"[0-9]{8}/us-east-1/dynamodb/aws4_request\",\"signed\":\"content-type;host;x-amz-date;x-amz-security-token;x-amz-target\",\"ok\":true" \
+	"signed for us-east-1/dynamodb, the token among the signed headers, and the signature checks out"
+ok no_secret "$T/tls.log" "the secret was not sent"
+stop_pid "$TFPID"
+stop_pid "$TLSDB_PID"
 
 # --- credentials refused (a revoked key, an expired token): stop, no storm ----
 AFRONT=$(start_front http://127.0.0.1:9 --auth 1)

@@ -25,6 +25,37 @@ like "$(cat "$T/v.prom")" '# TYPE event_processor_records_in_total counter' "val
 like "$(tail -1 "$T/v.err")" '^\{"prog":"validate","stats":"final","records_in":1000,"records_out":1000,' \
 	"validate: a final stats line on stderr"
 is "$(ls "$T" | grep -c 'v.prom.tmp')" 0 "validate: no temporary file left"
+# The file is replaced whole: a reader in a tight loop, while validate runs
+# after validate rewrite the same file, must only ever see a complete file
+# of the same shape (every line there, the values aside), never a missing
+# or half-written one.
+cat > "$T/reader.js" <<'EOF'
+const fs = require('fs');
+const [file, stop, want] = process.argv.slice(2);
+const shape = (t) => t.split('\n').map((l) => l.replace(/ [^ ]*$/, ' V')).join('\n');
+const wantShape = shape(fs.readFileSync(want, 'utf8'));
+let reads = 0, bad = 0, missing = 0, sample = '';
+while (!fs.existsSync(stop)) {
+	let t;
+	try { t = fs.readFileSync(file, 'utf8'); } catch { missing++; continue; }
+	reads++;
+	if (shape(t) !== wantShape) { bad++; sample ||= JSON.stringify(t.slice(0, 60)); }
+}
+console.log(`${reads} ${bad} ${missing} ${sample}`);
+EOF
+head -20 "$T/events" > "$T/small"
+"$VALIDATE" --metrics-file "$T/c.prom" < "$T/small" > /dev/null 2>&1
+case $BUILD in */san) NREWRITE=60 ;; *) NREWRITE=200 ;; esac
+node "$T/reader.js" "$T/c.prom" "$T/c.stop" "$T/v.prom" > "$T/reader.out" &
+RDPID=$!
+for ((i = 0; i < NREWRITE; i++)); do "$VALIDATE" --metrics-file "$T/c.prom" < "$T/small" > /dev/null 2>&1; done
+touch "$T/c.stop"
+wait "$RDPID"
+read -r READS BAD MISSING SAMPLE < "$T/reader.out"
+ok test "${READS:-0}" -ge 100 "a concurrent reader read the file ${READS:-0} times while it was replaced $NREWRITE times"
+is "${BAD:-x}/${MISSING:-x}" 0/0 "the metrics file is never half written nor missing while it is replaced${SAMPLE:+ (saw $SAMPLE)}"
+is "$(ls "$T" | grep -c 'c.prom.tmp')" 0 "no temporary file left after $NREWRITE rewrites"
+
 "$VALIDATE" -q < "$T/events" 2> "$T/q.err"
 is "$(wc -c < "$T/q.err")" 0 "validate -q: no stats line"
 

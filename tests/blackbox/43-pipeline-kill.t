@@ -19,7 +19,7 @@ cd "$(dirname "$0")/../.." || exit 1
 
 N=${E2E_KILL_EVENTS:-3000}
 G=pipeline-kill-$$ # the consumer group: in every command line of this test's pipelines
-plan 28
+plan 30
 
 ok e2e_kafka -p 4 -t pkill "kafka-mock: topic pkill, 4 partitions"
 ok start_standins "dynalite and fauxqs, table and queues provisioned" || bail_out "no stand-ins"
@@ -76,6 +76,11 @@ for k in 1 2; do
 		"run $k: the watchdog says what it does"
 	like "$(grep '"prog":"kcat-in","stats":"final"' "$T/p$k.err")" '"outstanding"' \
 		"run $k: kcat-in stopped in order on SIGTERM (committed what came back, left the group)"
+	# in the middle of the stream: what the group had committed when the
+	# pipeline was gone is below the topic's end, so the restart has work
+	KC=$(committed_of "$T/p$k.err")
+	KE=$(e2e_topic pkill "$T/pkill.$k.topic")
+	ok below "$KC" "$KE" "run $k: killed with records left to deliver again: committed ($KC) below the topic's end ($KE)"
 done
 
 wait "$PROD"

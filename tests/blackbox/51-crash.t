@@ -39,7 +39,9 @@ lane() {
 	e2e_trickle "$L.want.events" 7 | "$PRODUCE" -b "$BOOT" -t "crash_$s" -k uid 2> "$L.produce.err" &
 	prod=$!
 	for k in 1 2; do
-		"$PIPELINE" -- -b "$BOOT" -t "crash_$s" -G "crash_$s" "${E2E_X[@]}" 2> "$L.p$k.err" &
+		# (kcat-in's periodic stats: its committed offsets, also when it is
+		# the stage killed and writes no final line)
+		"$PIPELINE" -- -b "$BOOT" -t "crash_$s" -G "crash_$s" "${E2E_X[@]}" --stats-interval 1 2> "$L.p$k.err" &
 		pp=$!
 		if ! wait_for 40 grep -qs 'kcat-in: assigned' "$L.p$k.err"; then
 			echo "run $k: no assignment in 40 s" >> "$L.problems"
@@ -60,6 +62,14 @@ lane() {
 		rc=$?
 		kill "$watch" 2> /dev/null
 		echo "run $k: kill -9 $s ${delays[k - 1]} s after the assignment, events still arriving: $mid; pipeline exit $rc" >> "$L.log"
+		# records were in flight: the group's committed offsets (kcat-in's
+		# last stats line of the run) are below the topic's end
+		committed=$(committed_of "$L.p$k.err" final)
+		[ -n "$committed" ] || committed=$(committed_of "$L.p$k.err" periodic)
+		ends=$(e2e_topic "crash_$s" "$L.topic$k")
+		echo "run $k: committed ${committed:-none}, topic ends $ends" >> "$L.log"
+		below "$committed" "$ends" ||
+			echo "run $k: no record in flight at the kill: committed ${committed:-none}, topic ends $ends" >> "$L.problems"
 	done
 	wait "$prod" || echo "kafka-produce failed: $(tail -1 "$L.produce.err")" >> "$L.problems"
 	with_timeout 120 "$PIPELINE" -- -b "$BOOT" -t "crash_$s" -G "crash_$s" "${E2E_X[@]}" -e 2> "$L.final.err"
@@ -83,7 +93,7 @@ for s in "${STAGES[@]}"; do
 	L=$T/lane.$s
 	while IFS= read -r l; do note "$s: $l"; done < "$L.log"
 	grep -q 'still arriving: no' "$L.log" && diag "$s: a kill came after the last event was produced (slow machine?)"
-	is "$(cat "$L.problems" 2> /dev/null)" "" "$s: killed twice mid-stream; each time the pipeline ended"
+	is "$(cat "$L.problems" 2> /dev/null)" "" "$s: killed twice mid-stream with records in flight (committed below the topic's end); each time the pipeline ended"
 	is "$(cat "$L.final.rc" 2> /dev/null)" 0 "$s: the restarted pipeline -e exits 0"
 	[ "$(cat "$L.final.rc" 2> /dev/null)" = 0 ] || diag "$(grep -v '"stats"' "$L.final.err" | tail -5)"
 	ENDS=$(e2e_topic "crash_$s" "$T/crash_$s.topic")

@@ -231,7 +231,7 @@ for ((k = 1; k <= KILLS; k++)); do
 		stop_pid "$NPID"
 		is "$?" 0 "the retry after kill $k stopped by SIGTERM: exit 0"
 	else
-		pass "the retry after kill $k keeps running to the end"
+		ok kill -0 "$NPID" "the retry after kill $k keeps running to the end"
 	fi
 done
 FINAL_PID=$NPID
