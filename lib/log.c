@@ -172,3 +172,19 @@ void fatal(int status, const char *fmt, ...)
 	va_end(ap);
 	exit(status);
 }
+
+bool log_alike(const char *a, const char *b, size_t n)
+{
+	const char *a_end = a + strnlen(a, n), *b_end = b + strnlen(b, n);
+
+	for (;;) {
+		while (a < a_end && *a >= '0' && *a <= '9')
+			a++;
+		while (b < b_end && *b >= '0' && *b <= '9')
+			b++;
+		if (a == a_end || b == b_end)
+			return a == a_end && b == b_end;
+		if (*a++ != *b++)
+			return false;
+	}
+}

@@ -7,6 +7,7 @@
 #define EP_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* progname is borrowed and must outlive the program (argv[0] or a literal).
  * json = true writes {"prog":…,"level":…,"msg":…} lines. */
@@ -28,5 +29,10 @@ void fatal(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)
  * NUL-terminates; returns the length written. Shared by the JSON log lines
  * and the stats lines. */
 unsigned long log_json_escape(char *buf, unsigned long size, const char *s);
+
+/* True when the first n bytes of a and b differ at most in their digits: a
+ * failure that repeats with another timing ("after 1002 ms") or count is
+ * the same failure, and the tools say it once and count the repeats. */
+bool log_alike(const char *a, const char *b, size_t n);
 
 #endif

@@ -163,7 +163,7 @@ static void warn_failure(struct writer *w, const char *summary)
 {
 	if (w->opt.quiet)
 		return;
-	if (strncmp(w->last_warning, summary, sizeof(w->last_warning) - 1) == 0) {
+	if (log_alike(w->last_warning, summary, sizeof(w->last_warning) - 1)) {
 		if (++w->repeats % 1000 == 0)
 			flush_repeats(w);
 		return;

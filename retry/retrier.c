@@ -160,7 +160,7 @@ static void warn_failure(struct retrier *rt, const char *summary)
 {
 	if (rt->opt.quiet)
 		return;
-	if (strncmp(rt->last_warning, summary, sizeof(rt->last_warning) - 1) == 0) {
+	if (log_alike(rt->last_warning, summary, sizeof(rt->last_warning) - 1)) {
 		if (++rt->repeats % 1000 == 0)
 			flush_repeats(rt);
 		return;

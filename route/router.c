@@ -166,7 +166,7 @@ static void warn_failure(struct router *r, const char *summary)
 {
 	if (r->opt.quiet)
 		return;
-	if (strncmp(r->last_warning, summary, sizeof(r->last_warning) - 1) == 0) {
+	if (log_alike(r->last_warning, summary, sizeof(r->last_warning) - 1)) {
 		if (++r->repeats % 1000 == 0)
 			flush_repeats(r);
 		return;
