@@ -117,7 +117,7 @@ static void usage(FILE *f)
 	        "the credentials or the certificate (what was not written out was not stored),\n"
 	        "71 out of memory, 74 I/O error, 78 bad configuration.\n",
 	        LINGER_MS_DEFAULT, INFLIGHT_DEFAULT, AWSCONF_MAX_ATTEMPTS_DEFAULT,
-	        RECORD_MAX_LINE_DEFAULT);
+	        RECORD_MAX_LINE_PERSIST);
 }
 
 /* DynamoDB's rule for table names. */

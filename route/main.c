@@ -125,7 +125,7 @@ static void usage(FILE *f)
 	        "(credentials; retry queue or DLQ missing), 71 out of memory, 74 I/O error, 75 stopped by a\n"
 	        "second signal before every record was accepted, 78 bad configuration.\n",
 	        LINGER_MS_DEFAULT, INFLIGHT_DEFAULT, AWSCONF_MAX_ATTEMPTS_DEFAULT,
-	        RECORD_MAX_LINE_DEFAULT);
+	        RECORD_MAX_LINE_ROUTE);
 }
 
 static const char *queue_name(const char *opt, const char *arg)
