@@ -3,9 +3,12 @@
  * and record_write_marked() marks it as a failing stage would.
  *
  * Invariants beyond "no crash, no leak, no UB": the lines handed out are
- * exactly the input (too-long lines cut at the limit, their rest skipped),
- * numbered 1, 2, …; a fault comes with a reason; and a marked record is one
- * line holding a JSON object with an "_error" object. */
+ * exactly the input (too-long lines cut at the limit, their last bytes in
+ * line->tail), numbered 1, 2, …; a fault comes with a reason; a marked
+ * record is one line that record_parse() itself accepts (I-JSON: marking
+ * never makes a repeated "_error", a bad number or a \u0000), whose "_error"
+ * is the stage's, within RECORD_ERROR_MAX, and which keeps the "_src" of
+ * the record (or the one salvaged from a line that is not a record). */
 #include "fuzz.h"
 
 #include <cjson/cJSON.h>
@@ -19,13 +22,29 @@ struct state {
 	int retryable;
 };
 
-static void check_marked(const char *buf, size_t len)
+/* src: the "_src" the marked record must carry (NULL: none). */
+static void check_marked(const char *buf, size_t len, bool record, const cJSON *src)
 {
 	FUZZ_CHECK(len > 0 && buf[len - 1] == '\n');
 	FUZZ_CHECK(memchr(buf, '\n', len - 1) == NULL);
-	cJSON *doc = cJSON_ParseWithLength(buf, len - 1);
+	struct record_line l = {.data = buf, .len = len - 1, .lineno = 1};
+	enum record_fault fault;
+	char why[256];
+	/* values may hold \u0000; records never do, and neither do their marks */
+	cJSON *doc = record_parse(&l, record, &fault, why, sizeof(why));
+	if (!doc)
+		fprintf(stderr, "marked record refused: %s\n%.*s\n", why, (int)len, buf);
 	FUZZ_CHECK(cJSON_IsObject(doc));
-	FUZZ_CHECK(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "_error")));
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(doc, "_error");
+	FUZZ_CHECK(cJSON_IsObject(e));
+	FUZZ_CHECK(strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "stage")), "fuzz") == 0);
+	size_t elen;
+	FUZZ_CHECK(record_member(buf, len - 1, "_error", &elen, NULL) != NULL);
+	FUZZ_CHECK(elen + sizeof("\"_error\":,") <= RECORD_ERROR_MAX);
+	const cJSON *got = cJSON_GetObjectItemCaseSensitive(doc, "_src");
+	FUZZ_CHECK((got != NULL) == (src != NULL));
+	if (src)
+		FUZZ_CHECK(cJSON_Compare(got, src, true));
 	cJSON_Delete(doc);
 }
 
@@ -42,8 +61,15 @@ static void on_line(const struct record_line *line, void *arg)
 	FUZZ_CHECK(memchr(line->data, '\n', line->len) == NULL);
 	if (line->too_long) {
 		const uint8_t *nl = memchr(at, '\n', left);
+		size_t whole = nl ? (size_t)(nl - at) : left;
 		st->pos = nl ? (size_t)(nl - st->data) + 1 : st->size;
+		/* the tail: the line's last bytes ("\r" dropped) */
+		whole -= line->had_cr;
+		size_t keep = whole < RECORD_TAIL_KEEP ? whole : RECORD_TAIL_KEEP;
+		FUZZ_CHECK(line->tail_len == keep);
+		FUZZ_CHECK(memcmp(line->tail, at + whole - keep, keep) == 0);
 	} else {
+		FUZZ_CHECK(line->tail_len == 0);
 		size_t used = line->len + line->had_cr + !line->no_newline;
 		FUZZ_CHECK(used <= left);
 		if (line->had_cr)
@@ -86,7 +112,23 @@ static void on_line(const struct record_line *line, void *arg)
 	FUZZ_CHECK(out != NULL);
 	FUZZ_CHECK(record_write_marked(out, line, cJSON_IsObject(v) ? v : NULL, &err) == 0);
 	FUZZ_CHECK(fclose(out) == 0);
-	check_marked(buf, len);
+	/* the "_src" to keep: the object's, or the one found in a line that is
+	 * not a record */
+	cJSON *salvaged = NULL;
+	const cJSON *src = NULL;
+	if (cJSON_IsObject(v)) {
+		src = cJSON_GetObjectItemCaseSensitive(v, "_src");
+	} else {
+		size_t slen;
+		const char *s = record_salvage_src(line, &slen);
+		if (s) {
+			salvaged = cJSON_ParseWithLength(s, slen);
+			FUZZ_CHECK(cJSON_IsObject(salvaged));
+			src = salvaged;
+		}
+	}
+	check_marked(buf, len, st->want_object || !cJSON_IsObject(v), src);
+	cJSON_Delete(salvaged);
 	free(buf);
 	cJSON_Delete(v);
 }

@@ -1747,6 +1747,9 @@ static bool put_string(struct mbuf *m, const char *s, size_t len, size_t *budget
 			put(m, "\\r");
 		} else if (ch < 0x20) {
 			putf(m, "\\u%04x", ch);
+		} else if (ch == (unsigned char)RECORD_NUL_CHAR[0] && i + 1 < len) {
+			put(m, "\\u0000"); /* U+0000 as the tree holds it (lib/record.h) */
+			i++;
 		} else {
 			put_n(m, s + i, 1);
 		}

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "hex.h"
+#include "record.h"
 #include "utf8.h"
 
 struct jsonschema_regex {
@@ -924,8 +925,28 @@ void jsonschema_regex_scratch_free(struct jsonschema_regex_scratch *m)
 int jsonschema_regex_search(const struct jsonschema_regex *re, const char *s, size_t len,
                             struct jsonschema_regex_scratch *m)
 {
-	int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, m->md, NULL);
+	char *copy = NULL;
 
+	/* A string holding U+0000 stands as C0 80 in the tree (RECORD_NUL_CHAR,
+	 * lib/record.h), which is not UTF-8: PCRE2 takes the real character,
+	 * subjects having a length, so the pair goes back to one NUL here. */
+	if (memchr(s, RECORD_NUL_CHAR[0], len)) { /* valid UTF-8 has no 0xC0 byte */
+		size_t n = 0;
+		if (!(copy = malloc(len)))
+			return -1;
+		for (size_t i = 0; i < len; i++) {
+			if (i + 1 < len && memcmp(s + i, RECORD_NUL_CHAR, 2) == 0) {
+				copy[n++] = '\0';
+				i++;
+			} else {
+				copy[n++] = s[i];
+			}
+		}
+		s = copy;
+		len = n;
+	}
+	int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, m->md, NULL);
+	free(copy);
 	if (rc >= 0)
 		return 1;
 	return rc == PCRE2_ERROR_NOMATCH ? 0 : -1;

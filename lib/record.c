@@ -337,6 +337,16 @@ static long u_escape(const char *s, size_t len, size_t i)
 	return v;
 }
 
+/* Bytes the lexical pass must look at, outside strings and in them; any
+ * other byte is skipped by a table lookup (a record is mostly plain bytes). */
+static const unsigned char outside_special[256] = {
+	[0 ... 0x08] = 1, [0x0B ... 0x0C] = 1, [0x0E ... 0x1F] = 1, /* not \t \n \r */
+	['"'] = 1, ['-'] = 1, ['+'] = 1, ['.'] = 1, ['0' ... '9'] = 1,
+};
+static const unsigned char inside_special[256] = {
+	[0 ... 0x1F] = 1, ['"'] = 1, ['\\'] = 1,
+};
+
 /* What cJSON lets through and RFC 8259 / I-JSON do not, found in one pass
  * over the text before it is parsed: cJSON skips any byte up to 0x20 as
  * white space (the fuzzer found a record with 0x01 between members that
@@ -353,11 +363,15 @@ static bool lexical_check(const char *s, size_t len, bool nul_ok, struct lex_fau
 
 	*nul_escapes = 0;
 	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
 		if (!in_string) {
+			while (i < len && !outside_special[(unsigned char)s[i]])
+				i++;
+			if (i >= len)
+				break;
+			unsigned char c = (unsigned char)s[i];
 			if (c == '"') {
 				in_string = true;
-			} else if (c == '-' || c == '+' || c == '.' || is_digit((char)c)) {
+			} else if (c >= 0x20) { /* "-", "+", "." or a digit */
 				/* "+" and "." never start a JSON value: ".5", "+1" */
 				size_t end;
 				if (!number_ok(s, len, i, &end)) {
@@ -365,16 +379,18 @@ static bool lexical_check(const char *s, size_t len, bool nul_ok, struct lex_fau
 					return false;
 				}
 				i = end - 1;
-			} else if (c < 0x20 && c != '\t' && c != '\r' && c != '\n') {
+			} else {
 				*f = (struct lex_fault){RECORD_SYNTAX, i, 1,
 				                        "a control character outside a string"};
 				return false;
 			}
 			continue;
 		}
-		/* In a string: most bytes are plain, skip them quickly. */
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
+		while (i < len && !inside_special[(unsigned char)s[i]])
+			i++;
+		if (i >= len)
+			break;
+		unsigned char c = (unsigned char)s[i];
 		if (c == '"') {
 			in_string = false;
 		} else if (c < 0x20) {
@@ -480,8 +496,24 @@ static const cJSON *object_duplicate(const cJSON *obj)
 		n++;
 	if (n < 2)
 		return NULL;
-	struct name_ref *refs = n > PAIRWISE_MAX ? malloc(n * sizeof(*refs)) : NULL;
-	if (!refs) { /* few members (or no memory): each against those before it */
+	if (n <= PAIRWISE_MAX) {
+		/* Few members: each against those before it, by the first two
+		 * bytes of the names first (the event's five differ there), so
+		 * strcmp runs only on a likely repeat. */
+		unsigned sig[PAIRWISE_MAX];
+		size_t i = 0;
+		for (c = obj->child; c; c = c->next, i++) {
+			const unsigned char *k = (const unsigned char *)c->string;
+			sig[i] = k[0] ? (unsigned)k[0] | (unsigned)k[1] << 8 : 0;
+			size_t j = 0;
+			for (const cJSON *p = obj->child; p != c; p = p->next, j++)
+				if (sig[j] == sig[i] && strcmp(p->string, c->string) == 0)
+					return c;
+		}
+		return NULL;
+	}
+	struct name_ref *refs = malloc(n * sizeof(*refs));
+	if (!refs) { /* no memory: each against those before it */
 		for (c = obj->child->next; c && !found; c = c->next)
 			for (const cJSON *p = obj->child; p != c; p = p->next)
 				if (strcmp(p->string, c->string) == 0) {
@@ -504,24 +536,22 @@ static const cJSON *object_duplicate(const cJSON *obj)
 	return found;
 }
 
-/* A member repeated in any object of the tree under v (depth is v's level;
- * path[0..depth] are filled with the containers from the root down, and
- * *path_len with how many lead to the object that has the repeat). */
-static const cJSON *find_duplicate(const cJSON *v, const cJSON **path, size_t depth,
-                                   size_t *path_len)
+/* A member repeated in any object of the tree under v; *in is set to the
+ * object that has it. depth guards the recursion (cJSON stops at
+ * RECORD_MAX_DEPTH anyway). */
+static const cJSON *find_duplicate(const cJSON *v, size_t depth, const cJSON **in)
 {
-	path[depth] = v;
 	if (cJSON_IsObject(v)) {
 		const cJSON *d = object_duplicate(v);
 		if (d) {
-			*path_len = depth + 1;
+			*in = v;
 			return d;
 		}
 	}
 	for (const cJSON *c = v->child; c; c = c->next) {
 		if (!c->child || depth + 1 > RECORD_MAX_DEPTH)
 			continue; /* a scalar or an empty container */
-		const cJSON *d = find_duplicate(c, path, depth + 1, path_len);
+		const cJSON *d = find_duplicate(c, depth + 1, in);
 		if (d)
 			return d;
 	}
@@ -543,24 +573,40 @@ static size_t pointer_token(char *buf, size_t size, size_t at, const char *name)
 	return at;
 }
 
-static void duplicate_reason(const cJSON *dup, const cJSON **path, size_t path_len, char *reason,
+/* The JSON pointer from v down to target, into buf (cut when long); only
+ * asked once a repeat was found, so the search need not be cheap. */
+static bool pointer_to(const cJSON *v, const cJSON *target, char *buf, size_t size, size_t *at,
+                       size_t depth)
+{
+	if (v == target)
+		return true;
+	size_t k = 0, mark = *at;
+	for (const cJSON *c = v->child; c; c = c->next, k++) {
+		if (!c->child || depth + 1 > RECORD_MAX_DEPTH)
+			continue;
+		if (*at + 16 < size) {
+			buf[(*at)++] = '/';
+			if (cJSON_IsArray(v))
+				*at += (size_t)snprintf(buf + *at, size - *at, "%zu", k);
+			else
+				*at = pointer_token(buf, size, *at, c->string);
+		}
+		if (pointer_to(c, target, buf, size, at, depth + 1))
+			return true;
+		*at = mark;
+		buf[mark] = '\0';
+	}
+	return false;
+}
+
+static void duplicate_reason(const cJSON *root, const cJSON *obj, const cJSON *dup, char *reason,
                              size_t size)
 {
 	char ptr[512];
 	size_t at = 0;
 
 	ptr[0] = '\0';
-	for (size_t i = 1; i < path_len && at + 16 < sizeof(ptr); i++) {
-		ptr[at++] = '/';
-		if (cJSON_IsArray(path[i - 1])) {
-			size_t k = 0;
-			for (const cJSON *c = path[i - 1]->child; c && c != path[i]; c = c->next)
-				k++;
-			at += (size_t)snprintf(ptr + at, sizeof(ptr) - at, "%zu", k);
-		} else {
-			at = pointer_token(ptr, sizeof(ptr), at, path[i]->string);
-		}
-	}
+	pointer_to(root, obj, ptr, sizeof(ptr), &at, 0);
 	size_t nlen = strlen(dup->string);
 	snprintf(reason, size,
 	         "not I-JSON: the member name \"%.*s%s\" is repeated in the %s%s (names must be "
@@ -679,11 +725,10 @@ static cJSON *parse_json(const char *data, size_t len, bool record, enum record_
 		return NULL;
 	}
 	if (v->child) {
-		const cJSON *path[RECORD_MAX_DEPTH + 2];
-		size_t path_len = 0;
-		const cJSON *dup = find_duplicate(v, path, 0, &path_len);
+		const cJSON *in = NULL;
+		const cJSON *dup = find_duplicate(v, 0, &in);
 		if (dup) {
-			duplicate_reason(dup, path, path_len, reason, reason_size);
+			duplicate_reason(v, in, dup, reason, reason_size);
 			cJSON_Delete(v);
 			*fault = RECORD_DUPLICATE;
 			*at = 0;

@@ -19,9 +19,9 @@
  * writes records of at most RECORD_MAX_LINE_DEFAULT bytes, newline
  * excluded. Each later stage may add to a record ("_error", "_out"), so
  * each accepts RECORD_HEADROOM more than the stage before it: what one
- * stage may append (at most RECORD_ERROR_MAX + RECORD_OUT_MAX) is far less
- * than the headroom, so a record that left kcat-in never becomes "too long"
- * further down the pipe. */
+ * stage may append (an "_error" of at most RECORD_ERROR_MAX, route's "_out"
+ * of a queue name and a message id) is far less than the headroom, so a
+ * record that left kcat-in never becomes "too long" further down the pipe. */
 #define RECORD_MAX_LINE_DEFAULT (1024 * 1024)
 #define RECORD_HEADROOM (64 * 1024)
 #define RECORD_MAX_LINE_VALIDATE (RECORD_MAX_LINE_DEFAULT + 1 * RECORD_HEADROOM)
@@ -32,8 +32,6 @@
  * included: its strings are cut to fit (reason 2 KiB, pointer 1 KiB, the
  * others 128 bytes each, as escaped JSON). */
 #define RECORD_ERROR_MAX 4096
-/* What route's "_out" member may take (queue name and message id). */
-#define RECORD_OUT_MAX 1024
 
 /* Of a line over the limit, the last bytes kept beside its head: the
  * members the stages append ("_src", "_error", "_out") are at the end, and

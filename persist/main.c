@@ -122,7 +122,7 @@ static void usage(FILE *f)
 	        "read (what was not written out is not acknowledged), 78 bad configuration (the\n"
 	        "table does not exist).\n",
 	        LINGER_MS_DEFAULT, INFLIGHT_DEFAULT, AWSCONF_MAX_ATTEMPTS_DEFAULT,
-	        RECORD_MAX_LINE_DEFAULT);
+	        RECORD_MAX_LINE_PERSIST);
 }
 
 /* DynamoDB's rule for table names. */

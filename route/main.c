@@ -127,7 +127,7 @@ static void usage(FILE *f)
 	        "71 out of memory, 74 I/O error, 75 stopped by a second signal before every\n"
 	        "record was accepted, 78 bad configuration (retry queue or DLQ missing).\n",
 	        LINGER_MS_DEFAULT, INFLIGHT_DEFAULT, AWSCONF_MAX_ATTEMPTS_DEFAULT,
-	        RECORD_MAX_LINE_DEFAULT);
+	        RECORD_MAX_LINE_ROUTE);
 }
 
 static const char *queue_name(const char *opt, const char *arg)

@@ -106,6 +106,11 @@ printf '%s\n' '"a\u0000b"' '"a\u0000c"' '"a"' '{"k\u0000":1}' > "$T/ev"
 is "$(sed -n 1p "$T/ev.out")" '"a\u0000b"' "--values enum: a member with NUL is valid"
 is "$(sed -n 2p "$T/ev.out" | jstr _error.keyword)" enum "--values enum: a string that differs after the NUL is not"
 is "$(sed -n 3p "$T/ev.out" | jstr _error.keyword)" enum "--values enum: the part before the NUL is not"
+printf '%s\n' '{"pattern":"^a.b$","maxLength":3}' > "$T/pat.json"
+printf '%s\n' '"a\u0000b"' '"a\u0000\u0000b"' > "$T/pv"
+"$VALIDATE" --values -s "$T/pat.json" < "$T/pv" > "$T/pv.out" 2> /dev/null
+is "$(sed -n 1p "$T/pv.out")" '"a\u0000b"' "--values pattern and maxLength: U+0000 is one character"
+like "$(sed -n 2p "$T/pv.out" | jstr _error.reason)" 'a\\u0000\\u0000b' "--values: the reason shows U+0000 as \\u0000"
 printf '%s\n' '{"a":01}' '{"a":1,"a":1}' > "$T/vbad"
 "$VALIDATE" --values -s "$T/enum.json" < "$T/vbad" > "$T/vbad.out" 2> /dev/null
 is "$(jstr _error.code < <(sed -n 1p "$T/vbad.out"))/$(jstr _error.code < <(sed -n 2p "$T/vbad.out"))" \
