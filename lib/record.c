@@ -673,6 +673,19 @@ static cJSON *parse_json(const char *data, size_t len, bool record, enum record_
 		*fault = lf.fault;
 		*at = lf.at;
 		lex_reason(data, &lf, reason, reason_size);
+		/* The pass sees tokens, not structure: in text that is not JSON
+		 * before the number ("{uid: 'not-json'}" has its '-' at column
+		 * 11), the first fault is the syntax, and its code is json. */
+		if (lf.fault == RECORD_NUMBER) {
+			const char *stop = NULL;
+			cJSON *tree = cJSON_ParseWithLengthOpts(data, len, &stop, false);
+			if (!tree && stop && (size_t)(stop - data) < lf.at) {
+				*fault = RECORD_SYNTAX;
+				*at = (size_t)(stop - data);
+				snprintf(reason, reason_size, "not JSON: syntax error at column %zu", *at + 1);
+			}
+			cJSON_Delete(tree);
+		}
 		return NULL;
 	}
 	if (nuls) {
