@@ -5,6 +5,7 @@
 #define EP_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* arg as a whole number from min to max, or a usage error (exit 64) that
  * names the option as given in opt ("--batch-size"). */
@@ -34,6 +35,12 @@ bool cli_stop_now(void);
  * and no other process of the same user may ptrace it or read its
  * /proc/PID/mem or environ. Call once, early. */
 void cli_hide_secrets(void);
+
+/* The path of a data file the tools ship (the schema): beside the program
+ * in the layout the build tree and an install share, <prefix>/bin/TOOL and
+ * <prefix>/share/event-processor/NAME, else under EP_DATADIR. Written into
+ * buf, which is returned. */
+const char *cli_data_path(const char *name, char *buf, size_t size);
 
 /* Empties the wake-up pipe (fd from cli_stop_signals) after poll() said so. */
 void cli_wake_drain(int fd);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "utf8.h"
 
 #define READ_CHUNK (256 * 1024)
@@ -307,17 +308,6 @@ bad:
 		;
 	*end = j;
 	return false;
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* The code unit of the \uXXXX escape at s[i] (s[i] == '\\'), or -1 when

@@ -133,30 +133,6 @@ static void usage(FILE *f)
 	        MAX_ATTEMPTS_DEFAULT, INFLIGHT_DEFAULT, VISIBILITY_DEFAULT);
 }
 
-/* validate's default schema (validate/main.c), found the same way: beside
- * the program in the layout the build tree and an install share
- * (<prefix>/bin/retry, <prefix>/share/event-processor/event.schema.json),
- * else under EP_DATADIR. The same file, so retry refuses what validate
- * refuses. */
-static const char *default_schema(char *buf, size_t size)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			snprintf(buf, size, "%s/../share/event-processor/" SCHEMA_NAME, exe);
-			if (access(buf, R_OK) == 0)
-				return buf;
-		}
-	}
-	snprintf(buf, size, "%s/" SCHEMA_NAME, EP_DATADIR);
-	return buf;
-}
-
 /* "250ms", "1.5s", "2m", "1h", or seconds: milliseconds, 1 ms to 12 h. */
 static unsigned duration(const char *opt, const char *arg)
 {
@@ -378,7 +354,7 @@ int main(int argc, char **argv)
 
 	/* The schema first: compiled once, before anything is received. */
 	if (!schema_path)
-		schema_path = default_schema(schema_buf, sizeof(schema_buf));
+		schema_path = cli_data_path(SCHEMA_NAME, schema_buf, sizeof(schema_buf));
 	struct jsonschema_options schema_opt = {NULL, NULL};
 	jsonschema *schema = jsonschema_load(schema_path, &schema_opt, errstr, sizeof(errstr));
 	if (!schema)

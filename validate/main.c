@@ -143,28 +143,6 @@ static void report(const char *kind, const struct counts *c, const struct option
 	}
 }
 
-/* The default schema sits beside the program in the layout that both the
- * build tree and an install share: <prefix>/bin/validate and
- * <prefix>/share/event-processor/event.schema.json. */
-static const char *default_schema(char *buf, size_t size)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			snprintf(buf, size, "%s/../share/event-processor/" SCHEMA_NAME, exe);
-			if (access(buf, R_OK) == 0)
-				return buf;
-		}
-	}
-	snprintf(buf, size, "%s/" SCHEMA_NAME, EP_DATADIR);
-	return buf;
-}
-
 static void write_failed(void)
 {
 	fatal(EX_IOERR, "write error");
@@ -401,7 +379,7 @@ int main(int argc, char **argv)
 	if (!jsonarena_install())
 		fatalx(EX_OSERR, "out of memory");
 	if (!opt.schema_path)
-		opt.schema_path = default_schema(schema_buf, sizeof(schema_buf));
+		opt.schema_path = cli_data_path(SCHEMA_NAME, schema_buf, sizeof(schema_buf));
 	struct jsonschema_options schema_opt = {opt.remote_prefix, opt.remote_dir};
 	jsonschema *schema = jsonschema_load(opt.schema_path, &schema_opt, errstr, sizeof(errstr));
 	if (!schema)
