@@ -379,6 +379,8 @@ char *event_envelope(const char *event, size_t event_len, int attempts, const ch
 
 void event_envelope_clear(struct event_envelope *env)
 {
+	if (!env)
+		return;
 	free(env->errors);
 	free(env->error_lens);
 	memset(env, 0, sizeof(*env));

@@ -75,7 +75,9 @@ void offtrack_set_eof(struct offtrack *t, const char *topic, int32_t partition, 
 /* True when at least one partition is tracked and all are at their end. */
 bool offtrack_all_eof(const struct offtrack *t);
 
-/* Outstanding records across all partitions. */
+/* Outstanding records across all partitions: written and not yet passed by
+ * the store position, so an acknowledged record waiting behind a gap (an
+ * earlier one still out) counts until the gap closes. */
 size_t offtrack_outstanding(const struct offtrack *t);
 
 /* Number of tracked partitions. */
@@ -89,7 +91,7 @@ struct offtrack_part {
 	int32_t partition;
 	int64_t store;      /* the position safe to commit, or -1 when none yet */
 	bool dirty;         /* store moved since offtrack_clean() */
-	size_t outstanding; /* written, not yet acknowledged */
+	size_t outstanding; /* written, not yet passed by store (see offtrack_outstanding) */
 	bool eof;
 	int64_t oldest;       /* the oldest outstanding offset, or -1 when none */
 	uint64_t oldest_mark; /* … and the mark it was written with */
