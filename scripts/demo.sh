@@ -35,7 +35,9 @@ stand-ins for Kafka, DynamoDB and SQS, under supervisord, prints a summary
 and stops everything it started.
 
   --keep DIR        keep the configuration and every log in DIR, a new or
-                    empty directory (default: a temporary one, removed at the end)
+                    empty directory (default: a temporary one, removed at the end),
+                    and what landed where in DIR/landed/: each queue's messages
+                    (QUEUE.ndjson) and the table's keys (pismo.uids)
   --fail-writes N   the first N DynamoDB write requests fail (5xx) so that
                     their events take the retry path (default 2; 0: none)
   --rate N          lines fed per second (default 10)
@@ -324,7 +326,11 @@ stop_pid "$feeder_pid" 10
 feeder_pid=
 say "stopping ep-pipeline and ep-retry (supervisorctl stop: kcat-in drains and commits, retry finishes what it holds)"
 ctl stop event-processor:* 2>&1 | sed 's/^/         /'
-"$root/scripts/status.sh" --json --dlq > "$work/status.json" 2> "$logs/status.log" ||
+# With --keep, what landed where is kept too (the queues are emptied into
+# DIR/landed/ once counted: everything stops next anyway).
+drain=()
+[ -n "$keep" ] && drain=(--drain "$work/landed")
+"$root/scripts/status.sh" --json --dlq "${drain[@]}" > "$work/status.json" 2> "$logs/status.log" ||
 	say "scripts/status.sh failed: $(tail -1 "$logs/status.log")"
 echo
 node "$root/scripts/node/demo-summary.mjs" --events "$events" --status "$work/status.json" \

@@ -28,7 +28,7 @@ const PROG = 'status.sh';
 const env = process.env;
 
 const USAGE = `usage: status.sh [--json | --brief] [--dlq] [--no-scan] [--table NAME] [--clients LIST]
-                 [--retry-queue NAME] [--dlq-queue NAME] [--dlq-max N]
+                 [--retry-queue NAME] [--dlq-queue NAME] [--dlq-max N] [--drain DIR]
 
 Prints, from the AWS endpoints (or the local stand-ins), the messages in each
 client's queue (Client_A.fifo … Client_D.fifo), in retry.fifo and in dlq.fifo
@@ -40,6 +40,11 @@ client's queue (Client_A.fifo … Client_D.fifo), in retry.fifo and in dlq.fifo
                       peeks: each message is received and at once made visible
                       again (its receive count goes up; nothing is deleted)
   --dlq-max N         list at most N DLQ messages (default 100)
+  --drain DIR         then EMPTY every queue: each message is received and
+                      deleted, its body written as a line of DIR/QUEUE.ndjson,
+                      and the table's keys go to DIR/TABLE.uids, one a line
+                      (for the end of a demo or a test, to compare what
+                      landed where; never on queues something still reads)
   --no-scan           the table's item count from DescribeTable (AWS updates it
                       about every six hours; the local dynalite says 0) instead
                       of a Scan with Select COUNT, which reads the whole table
@@ -71,6 +76,7 @@ const { args: opt, die, wholeNumber } = commandLine(PROG, USAGE, {
 	brief: { type: 'boolean' },
 	dlq: { type: 'boolean' },
 	'dlq-max': { type: 'string' },
+	drain: { type: 'string' },
 	'no-scan': { type: 'boolean' },
 	table: { type: 'string' },
 	clients: { type: 'string' },
@@ -334,6 +340,41 @@ async function peekDlq(q) {
 	return [...got.values()].slice(0, dlqMax);
 }
 
+// --drain: a FIFO queue hands out no more of a message group while one of
+// its messages is out, so each batch is deleted before the next receive.
+async function drainQueue(q, file) {
+	const bodies = [];
+	for (let empty = 0; bodies.length < q.messages && empty < 3;) {
+		const r = await call('sqs', 'ReceiveMessage', {
+			QueueUrl: q.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60,
+		});
+		const ms = r.Messages ?? [];
+		if (ms.length === 0) {
+			empty++;
+			continue;
+		}
+		empty = 0;
+		for (const m of ms) bodies.push(m.Body);
+		await call('sqs', 'DeleteMessageBatch', {
+			QueueUrl: q.url, Entries: ms.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle })),
+		});
+	}
+	fs.writeFileSync(file, bodies.map((b) => `${b}\n`).join(''));
+}
+
+async function drainTable(file) {
+	const uids = [];
+	let start;
+	do {
+		const req = { TableName: table, ProjectionExpression: '#k', ExpressionAttributeNames: { '#k': 'UUID' } };
+		if (start) req.ExclusiveStartKey = start;
+		const r = await call('dynamodb', 'Scan', req);
+		for (const it of r.Items ?? []) uids.push(it.UUID?.S);
+		start = r.LastEvaluatedKey;
+	} while (start);
+	fs.writeFileSync(file, uids.map((u) => `${u}\n`).join(''));
+}
+
 async function main() {
 	const names = [...clients.map((c) => `${c}.fifo`), retryQueue, dlqQueue];
 	const [queues, tbl] = await Promise.all([Promise.all(names.map(queue)), tableItems()]);
@@ -379,6 +420,11 @@ async function main() {
 					'another message of their group, which a FIFO queue does not hand out together)');
 		}
 		process.stdout.write(lines.join('\n') + '\n');
+	}
+	if (opt.drain) {
+		fs.mkdirSync(opt.drain, { recursive: true });
+		for (const q of queues) if (!q.missing) await drainQueue(q, path.join(opt.drain, `${q.name}.ndjson`));
+		if (!tbl.missing) await drainTable(path.join(opt.drain, `${table}.uids`));
 	}
 	const missing = queues.filter((q) => q.missing).map((q) => `queue ${q.name}`);
 	if (tbl.missing) missing.push(`table ${table}`);

@@ -76,7 +76,16 @@ persist_front() {
 		> "$T/$name.out" 2> "$T/$name.err"
 	RC=$?
 	OUT=$T/$name.out ERR=$T/$name.err
+	# the front counts a request once its answer is out, and may not have
+	# written the count yet when persist has already exited: read it until
+	# it holds still
+	local prev=
 	REQ=$(front_stat "$f" requests)
+	while [ "$REQ" != "$prev" ]; do
+		prev=$REQ
+		sleep 0.3
+		REQ=$(front_stat "$f" requests)
+	done
 	FRONT=$f
 }
 persist_front p302 --status 1 --status-answer '302:'

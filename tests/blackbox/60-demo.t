@@ -4,7 +4,9 @@
 # from the file itself, through validate, not from this test), the retry
 # path was taken and ended in the clients' queues, the DLQ lists each
 # invalid line with its reason, no log or file of the run holds the AWS
-# secret, and nothing it started is left running, also after a ^C.
+# secret, and nothing it started is left running, also after a ^C. What
+# landed where (each client queue, the table, the DLQ) is compared as lists
+# of uids with what validate makes of the file.
 #
 # supervisord, supervisorctl and node are declared dependencies
 # (scripts/install-deps.sh): a missing one fails the test, unless
@@ -137,6 +139,32 @@ reason=$(node -e '
 	console.log(JSON.parse(fs.readFileSync(process.argv[1], "utf8").split("\n")[0])._error.reason.slice(0, 40));
 ' "$T/rejects")
 like "$summary" "$reason" "validate's own reason is quoted"
+
+# --- what landed where, as lists: the demo kept them under --keep's landed/ ------------------
+# The key of a DLQ message: its uid, or the text it wrapped when the line
+# was not an event.
+cat > "$T/keys.js" << 'EOF'
+const fs = require('fs');
+const [what, file, client] = process.argv.slice(2);
+const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+for (const l of lines) {
+	let o;
+	try { o = JSON.parse(l); } catch { console.log(`not JSON: ${l}`); continue; }
+	if (what === 'uids' && (!client || o.client === client)) console.log(o.uid);
+	if (what === 'keys') console.log(typeof o.uid === 'string' ? `uid ${o.uid}` : `raw ${o._raw}`);
+	if (what === 'underscored' && Object.keys(o).some((k) => k.startsWith('_'))) console.log(l);
+}
+EOF
+L=$T/run/landed
+keys() { node "$T/keys.js" "$@" | LC_ALL=C sort; }
+for c in Client_A Client_B Client_C Client_D; do
+	is "$(keys uids "$L/$c.fifo.ndjson")" "$(keys uids "$T/valid" "$c" | uniq)" \
+		"$c.fifo holds exactly the uids of the valid events of $c, each once"
+done
+is "$(cat "$L"/Client_*.fifo.ndjson | node "$T/keys.js" underscored /dev/stdin)" "" "no client message carries a _ member"
+is "$(LC_ALL=C sort "$L/pismo.uids")" "$(keys uids "$T/valid" | uniq)" "the table holds exactly the valid events' uids"
+is "$(keys keys "$L/dlq.fifo.ndjson")" "$(keys keys "$T/rejects")" "the DLQ holds exactly the invalid lines, each once"
+is "$(cat "$L/retry.fifo.ndjson")" "" "nothing left in retry.fifo"
 
 retried=$(num 'retry path')
 ok test "${retried:-0}" -ge 1 "the retry path was taken ($retried events)"
