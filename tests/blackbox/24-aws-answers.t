@@ -53,11 +53,11 @@ with_timeout 10 env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_SHARED_CRE
 is "$?" 78 "AWS_SHARED_CREDENTIALS_FILE naming a device: exit 78"
 like "$(cat "$T/dev.err")" '/dev/zero: a device, not a regular file' "... saying what it is"
 
-AWS_ENDPOINT_URL_DYNAMODB=http://192.0.2.1:8000 AWS_SESSION_TOKEN='TOKEN/plain+http==' "$PERSIST" \
+AWS_ENDPOINT_URL_DYNAMODB=http://dynamodb.example.invalid:8000 AWS_SESSION_TOKEN='TOKEN/plain+http==' "$PERSIST" \
 	< /dev/null 2> "$T/plain.err"
 is "$?" 0 "plain http to a host that is not loopback: allowed"
 is "$(grep -c 'not loopback' "$T/plain.err")" 1 "... with one warning line"
-like "$(cat "$T/plain.err")" 'http://192.0.2.1:8000 .*the signature is safe, the session token is not' \
+like "$(cat "$T/plain.err")" 'http://dynamodb.example.invalid:8000 .*the signature is safe, the session token is not' \
 	"... that says what is at risk"
 unlike "$(cat "$T/plain.err")" 'TOKEN/plain' "... and never the token itself"
 AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000 "$PERSIST" < /dev/null 2> "$T/loop.err"
