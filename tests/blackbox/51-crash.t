@@ -46,6 +46,9 @@ lane() {
 		if ! wait_for 40 grep -qs 'kcat-in: assigned' "$L.p$k.err"; then
 			echo "run $k: no assignment in 40 s" >> "$L.problems"
 		fi
+		# its first periodic line too, so that the check below has a commit
+		# to read even when the kill comes early (seen under the sanitizers)
+		wait_for 10 grep -qs '"prog":"kcat-in","stats":"periodic"' "$L.p$k.err"
 		sleep "${delays[k - 1]}"
 		mid=no
 		kill -0 "$prod" 2> /dev/null && mid=yes
