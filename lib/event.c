@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "dynamodb.h"
+#include "record.h"
 #include "strbuf.h"
 
 /* --- a scanner for JSON text ------------------------------------------------- */
@@ -393,9 +394,16 @@ int event_envelope_parse(const char *body, size_t len, struct event_envelope *en
 	const char *v;
 
 	memset(env, 0, sizeof(*env));
-	cJSON *doc = cJSON_ParseWithLength(body, len);
-	if (!cJSON_IsObject(doc)) {
-		snprintf(reason, reason_size, "the message is not a JSON object");
+	/* retry.fifo is outside the trust boundary: its messages are read by
+	 * the same I-JSON rules as records, so an event with a repeated name
+	 * ("client" twice) cannot be checked by one value and delivered with
+	 * another. */
+	const struct record_line whole = {.data = body, .len = len};
+	enum record_fault fault;
+	char why[256];
+	cJSON *doc = record_parse(&whole, true, &fault, why, sizeof(why));
+	if (!doc) {
+		snprintf(reason, reason_size, "the message is not a JSON object: %s", why);
 		goto fail;
 	}
 	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(doc, "event");

@@ -156,10 +156,12 @@ descendants() {
 }
 stage_pid() { descendants "$1" | awk -v n="$2" '$2 == n { print $1; exit }'; }
 
-committed_of() {
-	grep "\"prog\":\"kcat-in\",\"stats\":\"${2:-final}\"" "$1" | tail -1 | perl -MJSON::PP -ne '
-		print join(" ", map { "$_->{partition}:$_->{committed}" }
-			sort { $a->{partition} <=> $b->{partition} } @{decode_json($_)->{partitions}})'
+committed_of() { # the last such line that lists partitions (none before the assignment or after a revoke)
+	grep "\"prog\":\"kcat-in\",\"stats\":\"${2:-final}\"" "$1" | perl -MJSON::PP -ne '
+		my $p = decode_json($_)->{partitions};
+		$last = join(" ", map { "$_->{partition}:$_->{committed}" }
+			sort { $a->{partition} <=> $b->{partition} } @$p) if @$p;
+		END { print $last if defined $last }'
 }
 below() {
 	[ -n "$1" ] && [ -n "$2" ] || return 1

@@ -48,7 +48,7 @@ lane() {
 		fi
 		# its first periodic line too, so that the check below has a commit
 		# to read even when the kill comes early (seen under the sanitizers)
-		wait_for 10 grep -qs '"prog":"kcat-in","stats":"periodic"' "$L.p$k.err"
+		wait_for 10 grep -qs '"prog":"kcat-in","stats":"periodic".*"partitions":\[{' "$L.p$k.err"
 		sleep "${delays[k - 1]}"
 		mid=no
 		kill -0 "$prod" 2> /dev/null && mid=yes

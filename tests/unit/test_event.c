@@ -294,6 +294,10 @@ static void test_envelope(void **state)
 		"{\"event\":{}}",
 		"{\"event\":{},\"attempts\":1,\"errors\":{}}",
 		"{\"event\":{},\"attempts\":1,\"errors\":[1]}",
+		/* not I-JSON: one reader would take one client, another the other */
+		"{\"event\":{\"uid\":\"x\",\"client\":\"Client_A\",\"client\":\"Other\"},\"attempts\":1}",
+		"{\"event\":{\"uid\":\"x\\u0000y\"},\"attempts\":1}",
+		"{\"event\":{\"n\":01},\"attempts\":1}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		reason[0] = '\0';
