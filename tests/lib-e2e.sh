@@ -23,8 +23,7 @@
 #                                    DUMP: e2e_topic's OUT, named TOPIC.topic
 #   descendants PID                  "pid comm" of PID's descendants
 #   stage_pid ROOT NAME              the pid of the stage NAME under ROOT
-#   committed_of FILE [KIND]         "0:N 1:N …" from kcat-in's last stats
-#                                    line of KIND (final) in FILE
+#   (committed_of FILE [KIND] is in tests/lib.sh)
 #   kin_stat FILE KEY [KIND]         a member of that line
 #   below COMMITTED ENDS             true when the committed offsets ("0:N 1:N
 #                                    …", negative = none yet) add up to less
@@ -156,13 +155,6 @@ descendants() {
 }
 stage_pid() { descendants "$1" | awk -v n="$2" '$2 == n { print $1; exit }'; }
 
-committed_of() { # the last such line that lists partitions (none before the assignment or after a revoke)
-	grep "\"prog\":\"kcat-in\",\"stats\":\"${2:-final}\"" "$1" | perl -MJSON::PP -ne '
-		my $p = decode_json($_)->{partitions};
-		$last = join(" ", map { "$_->{partition}:$_->{committed}" }
-			sort { $a->{partition} <=> $b->{partition} } @$p) if @$p;
-		END { print $last if defined $last }'
-}
 below() {
 	[ -n "$1" ] && [ -n "$2" ] || return 1
 	awk -v c="$1" -v e="$2" 'BEGIN {

@@ -59,6 +59,9 @@
 #                           them; ends at the first empty receive
 #   json_get PATH < JSON    a member (dotted path, e.g. _error.code); strings
 #                           bare, anything else as JSON, nothing if absent
+# Kafka
+#   committed_of FILE [KIND]  "0:N 1:N …" from kcat-in's last stats line of
+#                           KIND (final) in FILE that lists partitions
 #
 # The environment is made hermetic when this file is sourced: the machine's
 # AWS settings and proxies are dropped, and fake credentials with region
@@ -361,6 +364,19 @@ stop_front() {
 	local f="$T/front-${1##*:}/pid"
 	[ -s "$f" ] && stop_pid "$(cat "$f")"
 	return 0
+}
+
+# --- Kafka --------------------------------------------------------------------
+# committed_of FILE [KIND]: "0:N 1:N …", kcat-in's committed offsets from its
+# last stats line of KIND (final) in FILE that lists partitions (a line
+# written before the assignment or after a revoke lists none); nothing when
+# there is none.
+committed_of() {
+	grep "\"prog\":\"kcat-in\",\"stats\":\"${2:-final}\"" "$1" 2> /dev/null | perl -MJSON::PP -ne '
+		my $p = decode_json($_)->{partitions};
+		$last = join(" ", map { "$_->{partition}:$_->{committed}" }
+			sort { $a->{partition} <=> $b->{partition} } @$p) if @$p;
+		END { print $last if defined $last }'
 }
 
 # --- AWS ----------------------------------------------------------------------

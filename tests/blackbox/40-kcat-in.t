@@ -38,12 +38,6 @@ srcs() {
 }
 # a member of the last stats line of kind $2 in stderr file $1
 stat_of() { grep "\"stats\":\"$2\"" "$1" | tail -1 | perl -MJSON::PP -ne 'print decode_json($_)->{'"$3"'}'; }
-# "partition:committed …" from the last stats line of kind $2
-committed_of() {
-	grep "\"stats\":\"$2\"" "$1" | tail -1 | perl -MJSON::PP -ne '
-		print join(" ", map { "$_->{partition}:$_->{committed}" }
-			sort { $a->{partition} <=> $b->{partition} } @{decode_json($_)->{partitions}})'
-}
 
 # --- a cluster with 4 partitions, N events and a few bad payloads -----------
 "$MOCK" -p 4 > "$T/mock.out" 2> "$T/mock.err" &

@@ -29,11 +29,6 @@ wait_for() {
 lines() { if [ -f "$1" ]; then wc -l < "$1"; else echo 0; fi; }
 at_least() { [ "$(lines "$1")" -ge "$2" ]; }
 stat_of() { grep '"stats":"final"' "$1" | tail -1 | perl -MJSON::PP -ne 'print decode_json($_)->{'"$2"'}'; }
-committed_of() {
-	grep '"stats":"final"' "$1" | tail -1 | perl -MJSON::PP -ne '
-		print join(" ", map { "$_->{partition}:$_->{committed}" }
-			sort { $a->{partition} <=> $b->{partition} } @{decode_json($_)->{partitions}})'
-}
 
 like "$("$P" --help)" '--stages' "--help documents --stages"
 "$P" --bogus 2> /dev/null; is "$?" 64 "unknown option: 64"

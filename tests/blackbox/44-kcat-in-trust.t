@@ -30,12 +30,6 @@ lines() { if [ -f "$1" ]; then wc -l < "$1"; else echo 0; fi; }
 at_least() { [ "$(lines "$1")" -ge "$2" ]; }
 # a member of the last stats line of kind $2 in stderr file $1
 stat_of() { grep "\"stats\":\"$2\"" "$1" | tail -1 | perl -MJSON::PP -ne 'print decode_json($_)->{'"$3"'}'; }
-# "partition:committed …" from the last stats line of kind $2
-committed_of() {
-	grep "\"stats\":\"$2\"" "$1" 2> /dev/null | tail -1 | perl -MJSON::PP -ne '
-		print join(" ", map { "$_->{partition}:$_->{committed}" }
-			sort { $a->{partition} <=> $b->{partition} } @{decode_json($_)->{partitions}})'
-}
 
 bg_start mock "$MOCK" -p 2
 MOCK_PID=$BG_PID
