@@ -127,19 +127,9 @@ static bool meta_key(const struct member *m)
 
 const char *event_member(const char *text, size_t len, const char *key, size_t *vlen)
 {
-	const char *p = object_start(text, len), *end = text + len;
-	struct member m;
-	size_t klen = strlen(key);
-
-	if (!p)
-		return NULL;
-	while (next_member(&p, end, &m) == 1) {
-		if (m.key_len == klen && memcmp(m.key, key, klen) == 0) {
-			*vlen = (size_t)(m.end - m.value);
-			return m.value;
-		}
-	}
-	return NULL;
+	/* one member finder for the tree: record.c's, which also reads a name
+	 * written with escapes */
+	return record_member(text, len, key, vlen, NULL);
 }
 
 char *event_strip_meta(const char *text, size_t len, size_t *out_len)
